@@ -1,0 +1,168 @@
+"""The ``surgiplan`` command line: the same core as the app, for people and for scripts.
+
+Bad input always ends with exit code 2 and one line on stderr naming the problem and the way
+out; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from surgiplan import __version__
+from surgiplan.cli_output import ProgressBar, scan_json, scan_table, volume_summary
+from surgiplan.errors import Cancelled, InputError, OutputError, SurgiPlanError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and the contract's exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"surgiplan: error: {message} (see surgiplan --help)\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from surgiplan.imaging import scan_folder
+
+    result = scan_folder(args.folder, progress=ProgressBar())
+    if args.json:
+        json.dump(scan_json(result), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(scan_table(result))
+    return 0
+
+
+def _select(result, wanted: str | None):
+    """The candidate named by ``--series`` (1-based index or SeriesInstanceUID)."""
+    volumes = result.volumes()
+    if wanted is None:
+        if not volumes:
+            raise InputError(_nothing_importable(result))
+        chosen = max(volumes, key=lambda s: (len(s.images), -s.index))
+        if len(volumes) > 1:
+            others = ", ".join(str(s.index) for s in volumes if s is not chosen)
+            print(f"note: {len(volumes)} volumes found; importing series {chosen.index} "
+                  f"(the largest); others: {others} (choose with --series)", file=sys.stderr)
+        return chosen
+    if wanted.isdigit():
+        matches = [s for s in result.series if s.index == int(wanted)]
+    else:
+        matches = [s for s in result.series if s.uid == wanted]
+    if not matches:
+        known = ", ".join(str(s.index) for s in result.series) or "none"
+        raise InputError(f"unknown series {wanted!r}: run 'surgiplan scan' to list them "
+                         f"(indices: {known})")
+    usable = [s for s in matches if s.is_volume] or matches
+    if len(usable) > 1:
+        print(f"note: series UID {wanted} is split into {len(usable)} series "
+              f"({', '.join(str(s.index) for s in usable)}); importing {usable[0].index} "
+              "(choose with --series INDEX)", file=sys.stderr)
+    return usable[0]
+
+
+def _nothing_importable(result) -> str:
+    if not result.series:
+        return (f"nothing importable in {result.root}: no DICOM images among "
+                f"{len(result.skipped)} file(s) (check the folder)")
+    return (f"nothing importable in {result.root}: none of the {len(result.series)} series is "
+            "a 3D volume (run 'surgiplan scan' for the reasons)")
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from surgiplan.imaging import load_series, scan_folder, write_volume
+    from surgiplan.imaging.export import volume_suffix
+
+    volume_suffix(args.output)
+    _check_writable(Path(args.output))
+    progress = ProgressBar()
+    result = scan_folder(args.folder, progress=progress)
+    candidate = _select(result, args.series)
+    volume = load_series(candidate, progress=progress)
+    for warning in volume.warnings:
+        print(f"warning [{warning.code}]: {warning.message}")
+    write_volume(volume, args.output)
+    print(f"imported series {candidate.index} -> {args.output}")
+    print(volume_summary(volume))
+    return 0
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from surgiplan.demo import run_demo
+
+    return run_demo(Path(args.output), progress=ProgressBar())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``surgiplan`` command."""
+    parser = _Parser(prog="surgiplan", description="SurgiPlan: plan surgery on a 3D twin.")
+    parser.add_argument("--version", action="version", version=f"surgiplan {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    scan = commands.add_parser("scan", help="list the DICOM series in a folder")
+    scan.add_argument("folder", help="folder holding the scan (searched recursively)")
+    scan.add_argument("--json", action="store_true", help="print one JSON object")
+    scan.set_defaults(run=_cmd_scan)
+
+    imp = commands.add_parser("import", help="import one series as a NIfTI or NRRD volume")
+    imp.add_argument("folder", help="folder holding the scan (searched recursively)")
+    imp.add_argument("--series", help="series index (from 'scan') or SeriesInstanceUID")
+    imp.add_argument("--output", required=True, help="output file: .nii, .nii.gz or .nrrd")
+    imp.set_defaults(run=_cmd_import)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline on the bundled sample case")
+    demo.add_argument("--output", default="surgiplan-demo",
+                      help="folder for the demo's results (default: ./surgiplan-demo)")
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``surgiplan`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Cancelled as exc:
+        print(f"surgiplan: {exc}", file=sys.stderr)
+        return 130
+    except SurgiPlanError as exc:
+        print(f"surgiplan: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("surgiplan: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("surgiplan: error: not enough memory for this series (close other programs or "
+              "import a smaller series)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("SURGIPLAN_DEBUG"):
+            raise
+        first_line = (str(exc).splitlines() or [""])[0][:200]
+        print(f"surgiplan: error: could not complete '{args.command}': {type(exc).__name__}: "
+              f"{first_line} (set SURGIPLAN_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""``surgiplan demo``: the whole pipeline that exists so far, on the bundled sample case."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from surgiplan.errors import OutputError
+from surgiplan.progress import ProgressCallback
+
+SAMPLE_CASE = "sample_case"
+
+
+def repository_data_dir() -> Path:
+    """``data/`` of the source checkout this package runs from."""
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+def sample_case_dir(*, progress: ProgressCallback | None = None) -> Path:
+    """Folder of the sample case: the committed copy, or one generated into the user cache.
+
+    The committed ``data/sample_case`` is used when the package runs from a checkout; an
+    installed package without it generates the same phantom (deterministic seed) once.
+    """
+    bundled = repository_data_dir() / SAMPLE_CASE
+    if (bundled / "dicom").is_dir() and (bundled / "facts.json").is_file():
+        return bundled
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "surgiplan"
+    target = cache / SAMPLE_CASE
+    if not (target / "facts.json").is_file():
+        from surgiplan.phantom import generate_phantom
+
+        print(f"generating the sample case into {target} ...")
+        target.mkdir(parents=True, exist_ok=True)
+        generate_phantom(target)
+    return target
+
+
+def _tumour_check(volume, facts: dict) -> str:
+    tumour = facts.get("tumour") or {}
+    centre = tumour.get("centre_lps_mm")
+    if centre is None:
+        return "tumour: no ground truth in facts.json"
+    ijk = np.rint(volume.lps_to_ijk([centre])[0]).astype(int)
+    i, j, k = ijk
+    patch = volume.voxels[max(k - 1, 0):k + 2, max(j - 2, 0):j + 3, max(i - 2, 0):i + 3]
+    expected = (facts.get("hu") or {}).get("tumour")
+    hint = f" (ground truth {expected} HU)" if expected is not None else ""
+    position = ", ".join(f"{v:.1f}" for v in centre)
+    return f"tumour centre LPS ({position}) mm: mean {float(np.mean(patch)):.0f} HU{hint}"
+
+
+def run_demo(output: Path, *, progress: ProgressCallback | None = None) -> int:
+    """Scan and import the sample case, print a summary, write the volume; return exit code."""
+    from surgiplan.cli_output import volume_summary
+    from surgiplan.imaging import load_series, scan_folder, write_volume
+
+    case = sample_case_dir(progress=progress)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the demo folder {output}: {exc.strerror}") from exc
+    print(f"sample case: {case}")
+    result = scan_folder(case / "dicom", progress=progress)
+    print(f"scan: {len(result.series)} series, {len(result.skipped)} file(s) skipped")
+    candidate = result.volumes()[0]
+    volume = load_series(candidate, progress=progress)
+    print(volume_summary(volume))
+    facts = json.loads((case / "facts.json").read_text())
+    print(_tumour_check(volume, facts))
+    written = write_volume(volume, output / "sample_volume.nii.gz")
+    print(f"volume written: {written}")
+    return 0
