@@ -148,3 +148,10 @@ def to_modality_values(stored: np.ndarray, image: ImageRef, out: np.ndarray) -> 
     np.multiply(values, image.rescale_slope, out=out, casting="unsafe")
     out += image.rescale_intercept
     return True
+
+
+def modality_image(image: ImageRef) -> np.ndarray:
+    """Modality values (rows, columns) float32 of one image, e.g. a single scout or test image."""
+    out = np.empty((image.rows, image.columns), dtype=np.float32)
+    to_modality_values(decode_stored(image), image, out)
+    return out

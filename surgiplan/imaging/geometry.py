@@ -135,7 +135,7 @@ def analyse_stack(images: list[ImageRef]) -> StackAnalysis:
         warnings.append(SeriesWarning("not_a_volume", _not_volume_reason(ordered, warnings)))
         return StackAnalysis(ordered, distances_mm, warnings)
     gaps_mm = np.diff(distances_mm)
-    step_mm = float(np.median(gaps_mm))
+    step_mm = regular_step_mm(gaps_mm)
     warnings += _spacing_warnings(gaps_mm, step_mm)
     shear_mm = _in_plane_drift_mm(ordered, distances_mm)
     tilt_warning = _tilt_warning(ordered, distances_mm, shear_mm)
@@ -145,6 +145,21 @@ def analyse_stack(images: list[ImageRef]) -> StackAnalysis:
         shear_mm = np.zeros_like(shear_mm)
     geometry = _grid(ordered, distances_mm, shear_mm, step_mm, resample=bool(warnings))
     return StackAnalysis(ordered, distances_mm, warnings, geometry)
+
+
+def regular_step_mm(gaps_mm: np.ndarray) -> float:
+    """The finest spacing that recurs in a stack (mm): the grid step that loses no detail.
+
+    A gap seen only once (an overlap where two stacks meet, a missing slice) does not set the
+    step; when no gap recurs the median is used.
+    """
+    tolerance_mm = np.maximum(POSITION_TOLERANCE_MM, SPACING_RELATIVE_TOLERANCE * gaps_mm)
+    close = np.abs(gaps_mm[:, None] - gaps_mm[None, :]) <= tolerance_mm[:, None]
+    recurring = gaps_mm[close.sum(axis=1) >= 2]
+    if recurring.size == 0:
+        return float(np.median(gaps_mm))
+    finest = recurring.min()
+    return float(np.median(recurring[np.abs(recurring - finest) <= tolerance_mm.min() + 1e-9]))
 
 
 def _localizer_warnings(images: list[ImageRef]) -> list[SeriesWarning]:

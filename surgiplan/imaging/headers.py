@@ -50,6 +50,7 @@ class ImageRef:
     frame: int | None
     transfer_syntax: str
     sop_class_uid: str | None
+    sop_instance_uid: str | None
     study_uid: str | None
     series_uid: str | None
     series_number: int | None
@@ -135,6 +136,7 @@ def _base_ref(path: str, ds: Dataset, pixel_offset: int | None) -> ImageRef:
         frame=None,
         transfer_syntax=str(ds.file_meta.get("TransferSyntaxUID", ImplicitVRLittleEndian)),
         sop_class_uid=str(ds.SOPClassUID) if ds.get("SOPClassUID") else None,
+        sop_instance_uid=str(ds.SOPInstanceUID) if ds.get("SOPInstanceUID") else None,
         study_uid=str(ds.StudyInstanceUID) if ds.get("StudyInstanceUID") else None,
         series_uid=str(ds.SeriesInstanceUID) if ds.get("SeriesInstanceUID") else None,
         series_number=_num(ds, "SeriesNumber", int),

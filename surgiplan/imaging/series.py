@@ -233,6 +233,20 @@ def _split_or_single(group: list[ImageRef]) -> list[tuple[list[ImageRef], Series
     return [(part, warning) for part in split]
 
 
+def _unique_instances(images: list[ImageRef]) -> list[ImageRef]:
+    """Sorted by path; copies of one SOP instance (the same file copied twice) kept once."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for image in sorted(images, key=lambda im: (im.path, im.frame or 0)):
+        if image.sop_instance_uid:
+            key = (image.sop_instance_uid, image.frame or 0)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(image)
+    return out
+
+
 def group_series(images: list[ImageRef]) -> list[SeriesCandidate]:
     """Group and split image references into indexed series candidates.
 
@@ -247,7 +261,7 @@ def group_series(images: list[ImageRef]) -> list[SeriesCandidate]:
         Ordered by series number, then UID and description; ``index`` starts at 1.
     """
     by_series: dict[tuple, list[ImageRef]] = defaultdict(list)
-    for image in sorted(images, key=lambda im: (im.path, im.frame or 0)):
+    for image in _unique_instances(images):
         by_series[_series_key(image)].append(image)
     drafts = []
     for members in by_series.values():
