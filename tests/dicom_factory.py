@@ -82,8 +82,8 @@ def modality_values(spec: SeriesSpec, k: int) -> np.ndarray:
     points = pixel_positions(spec, k)
     values = np.full((spec.rows, spec.columns), spec.background, dtype=float)
     for sphere in spec.spheres:
-        inside = np.linalg.norm(points - np.asarray(sphere.centre_lps_mm), axis=2) <= sphere.radius_mm
-        values[inside] = sphere.value
+        distance_mm = np.linalg.norm(points - np.asarray(sphere.centre_lps_mm), axis=2)
+        values[distance_mm <= sphere.radius_mm] = sphere.value
     return values
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from surgiplan.imaging import load_series, scan_folder
-from tests.dicom_factory import Sphere, SeriesSpec, rotation, sphere_centroid_lps, write_series
+from tests.dicom_factory import SeriesSpec, Sphere, rotation, sphere_centroid_lps, write_series
 
 
 def _import_single(folder):
