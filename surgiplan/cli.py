@@ -110,6 +110,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.output), progress=ProgressBar())
 
 
+def _cmd_app(args: argparse.Namespace) -> int:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or os.environ.get("QT_QPA_PLATFORM")):
+        raise InputError("no display to open the window on: run it in a desktop session "
+                         "(or under xvfb-run)")
+    folder = Path(args.folder) if args.folder else None
+    if folder is not None and not folder.is_dir():
+        raise InputError(f"no such folder: {folder} (check the path)")
+    from surgiplan.ui.app import run_app
+
+    return run_app(folder)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``surgiplan`` command."""
     parser = _Parser(prog="surgiplan", description="SurgiPlan: plan surgery on a 3D twin.")
@@ -126,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--series", help="series index (from 'scan') or SeriesInstanceUID")
     imp.add_argument("--output", required=True, help="output file: .nii, .nii.gz or .nrrd")
     imp.set_defaults(run=_cmd_import)
+
+    app = commands.add_parser("app", help="open the desktop application")
+    app.add_argument("folder", nargs="?", help="DICOM folder to scan on start")
+    app.set_defaults(run=_cmd_app)
 
     demo = commands.add_parser("demo", help="run the whole pipeline on the bundled sample case")
     demo.add_argument("--output", default="surgiplan-demo",

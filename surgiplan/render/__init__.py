@@ -1,0 +1,1 @@
+"""Render layer: turns core data into pictures (numpy/VTK only, never Qt)."""
