@@ -41,8 +41,11 @@ def _fix_bits(values: np.ndarray, image: ImageRef) -> np.ndarray:
     if unused <= 0:
         return values
     if image.pixel_representation:
-        return (values << unused) >> unused
-    return values & ((1 << image.bits_stored) - 1)
+        np.left_shift(values, unused, out=values)
+        np.right_shift(values, unused, out=values)
+        return values
+    np.bitwise_and(values, (1 << image.bits_stored) - 1, out=values)
+    return values
 
 
 def _read_native(image: ImageRef) -> np.ndarray:
@@ -53,9 +56,9 @@ def _read_native(image: ImageRef) -> np.ndarray:
     values = np.fromfile(image.path, dtype=dtype, count=count, offset=image.pixel_offset)
     if values.size != count:
         raise DicomImportError(f"pixel data cut short in {os.path.basename(image.path)}")
-    return _fix_bits(values.astype(dtype.newbyteorder("=")), image).reshape(
-        image.rows, image.columns
-    )
+    if not values.dtype.isnative:
+        values = values.byteswap().view(values.dtype.newbyteorder("="))
+    return _fix_bits(values, image).reshape(image.rows, image.columns)
 
 
 def _decode_with_dcmtk(image: ImageRef) -> np.ndarray:
@@ -121,6 +124,23 @@ def needs_inversion(image: ImageRef) -> bool:
     return image.photometric == "MONOCHROME1" and not physical
 
 
+def _integer_rescale(values: np.ndarray, intercept: int, out: np.ndarray) -> bool:
+    """``out = values + intercept`` in ``out``'s integer type, if every value fits."""
+    if values.size == 0:
+        return True
+    info = np.iinfo(out.dtype)
+    low, high = int(values.min()), int(values.max())
+    if low + intercept < info.min or high + intercept > info.max:
+        return False
+    if intercept == 0:
+        np.copyto(out, values, casting="unsafe")
+    elif values.dtype.itemsize < 8 and info.min <= low and high <= info.max:
+        np.add(values.astype(out.dtype, copy=False), intercept, out=out, casting="unsafe")
+    else:
+        np.add(values, np.int32(intercept), out=out, casting="unsafe")
+    return True
+
+
 def to_modality_values(stored: np.ndarray, image: ImageRef, out: np.ndarray) -> bool:
     """Write ``stored * slope + intercept`` into ``out``; ``False`` if it does not fit its dtype.
 
@@ -139,12 +159,7 @@ def to_modality_values(stored: np.ndarray, image: ImageRef, out: np.ndarray) -> 
         high = low + (1 << image.bits_stored) - 1
         values = (low + high) - values.astype(np.int64)
     if np.issubdtype(out.dtype, np.integer):
-        scaled = values.astype(np.int32) + int(round(image.rescale_intercept))
-        info = np.iinfo(out.dtype)
-        if scaled.size and (scaled.min() < info.min or scaled.max() > info.max):
-            return False
-        out[...] = scaled
-        return True
+        return _integer_rescale(values, int(round(image.rescale_intercept)), out)
     np.multiply(values, image.rescale_slope, out=out, casting="unsafe")
     out += image.rescale_intercept
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import groupby
 
 import numpy as np
@@ -73,18 +73,26 @@ def _decode_all(images: list[ImageRef], out: np.ndarray, progress: ProgressCallb
     chunks = _chunks(images, max(1, min(16, total // (4 * workers) or 1)))
     done, fits = 0, True
     try:
-        if not compressed or workers <= 1 or total < 8:
+        if workers <= 1 or total < 8:
             for chunk in chunks:
                 fits &= _decode_chunk(chunk)
                 done += len(chunk)
                 report(progress, done, total, "Decoding slices")
             return fits
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # Native reads and numpy arithmetic release the GIL: threads suffice. The codecs hold
+        # it, so compressed slices are decoded by forked processes writing to shared memory.
+        if compressed:
+            pool = ProcessPoolExecutor(max_workers=workers,
+                                       mp_context=multiprocessing.get_context("fork"))
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             for chunk, ok in zip(chunks, pool.map(_decode_chunk, chunks), strict=True):
                 fits &= ok
                 done += len(chunk)
                 report(progress, done, total, "Decoding slices")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return fits
     finally:
         _SHARED = None

@@ -55,11 +55,14 @@ def _read_all(paths: list[str], progress: ProgressCallback | None,
         return results
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     results = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         for done, result in enumerate(pool.map(read_image_refs, paths, chunksize=CHUNK_SIZE), 1):
             results.append(result)
             if done % CHUNK_SIZE == 0 or done == total:
                 report(progress, done, total, "Reading headers")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 

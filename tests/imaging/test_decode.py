@@ -171,3 +171,22 @@ def test_identity_is_kept_apart_and_never_printed(tmp_path):
     assert "Secret" not in text and "ID-12345" not in text and "ACC-999" not in text
     assert "1970" not in text
     assert generate_uid  # uid helper importable for other tests
+
+
+def test_values_beyond_int16_fall_back_to_float32(tmp_path):
+    spec = SeriesSpec(modality="MR", intercept=0.0, background=10.0,
+                      spheres=[Sphere((0.0, 0.0, 10.0), 8.0, 50_000.0)])
+    write_series(tmp_path, spec)
+    volume = _load(tmp_path)
+    assert volume.voxels.dtype == np.float32
+    assert set(np.unique(volume.voxels)) == {10.0, 50_000.0}
+
+
+@pytest.mark.parametrize("syntax", [None, RLELossless])
+def test_cancel_stops_a_parallel_import(tmp_path, syntax):
+    from surgiplan.errors import Cancelled
+
+    write_series(tmp_path, SeriesSpec(offsets_mm=tuple(np.arange(60) * 1.0)), syntax=syntax)
+    candidate = scan_folder(tmp_path).volumes()[0]
+    with pytest.raises(Cancelled):
+        load_series(candidate, workers=2, progress=lambda done, total, label: False)
