@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 import pydicom
-from pydicom.pixels import pixel_array
+from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID, ExplicitVRBigEndian
 
 from surgiplan.errors import DicomImportError, UnsupportedTransferSyntaxError
@@ -61,14 +61,36 @@ def _read_native(image: ImageRef) -> np.ndarray:
     return _fix_bits(values, image).reshape(image.rows, image.columns)
 
 
+def _dcmtk_missing_message(syntax: str) -> str:
+    return (
+        f"{UID(syntax).name} ({syntax}) cannot be decoded by the installed codecs: install "
+        "dcmtk (apt-get install dcmtk) for its dcmdjpeg, or convert the series to an "
+        "uncompressed syntax"
+    )
+
+
+def decoding_problem(image: ImageRef) -> str | None:
+    """Why ``image`` cannot be decoded on this machine (syntax and remedy), or ``None``."""
+    syntax = image.transfer_syntax
+    if image.pixel_offset is not None:
+        return None
+    if syntax in DCMDJPEG_SYNTAXES and image.bits_stored > 8:
+        return None if shutil.which("dcmdjpeg") else _dcmtk_missing_message(syntax)
+    try:
+        available = get_decoder(UID(syntax)).is_available
+    except (NotImplementedError, ValueError):
+        available = False
+    if available:
+        return None
+    return (f"no decoder for {UID(syntax).name} ({syntax}) is installed: install the pylibjpeg "
+            "plugins (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg "
+            "pylibjpeg-rle) or convert the series to an uncompressed syntax")
+
+
 def _decode_with_dcmtk(image: ImageRef) -> np.ndarray:
     tool = shutil.which("dcmdjpeg")
     if tool is None:
-        raise UnsupportedTransferSyntaxError(
-            f"{UID(image.transfer_syntax).name} ({image.transfer_syntax}) cannot be decoded by "
-            "the installed codecs: install dcmtk (apt-get install dcmtk) for its dcmdjpeg, "
-            "or convert the series to an uncompressed syntax"
-        )
+        raise UnsupportedTransferSyntaxError(_dcmtk_missing_message(image.transfer_syntax))
     with tempfile.TemporaryDirectory(prefix="surgiplan-") as tmp:
         out = os.path.join(tmp, "decoded.dcm")
         result = subprocess.run([tool, image.path, out], capture_output=True, timeout=120)

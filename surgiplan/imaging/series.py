@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from surgiplan.imaging.decode import decoding_problem
 from surgiplan.imaging.geometry import (
     POSITION_TOLERANCE_MM,
     SeriesWarning,
@@ -233,6 +234,13 @@ def _split_or_single(group: list[ImageRef]) -> list[tuple[list[ImageRef], Series
     return [(part, warning) for part in split]
 
 
+def _codec_warnings(images: list[ImageRef]) -> list[SeriesWarning]:
+    problems = {}
+    for image in images:
+        problems.setdefault(image.transfer_syntax, decoding_problem(image))
+    return [SeriesWarning("unsupported_transfer_syntax", p) for p in problems.values() if p]
+
+
 def _unique_instances(images: list[ImageRef]) -> list[ImageRef]:
     """Sorted by path; copies of one SOP instance (the same file copied twice) kept once."""
     seen: set[tuple[str, int]] = set()
@@ -267,7 +275,7 @@ def group_series(images: list[ImageRef]) -> list[SeriesCandidate]:
     for members in by_series.values():
         for part, warnings in _parts_of(members):
             analysis = analyse_stack(part)
-            analysis.warnings[:0] = warnings
+            analysis.warnings[:0] = warnings + _codec_warnings(part)
             drafts.append((part[0], analysis))
     drafts.sort(key=lambda d: (d[0].series_number is None, d[0].series_number or 0,
                                d[0].series_uid or "", d[0].series_description, d[0].path))

@@ -156,9 +156,12 @@ def test_undecodable_syntax_names_the_syntax_and_the_remedy(tmp_path, monkeypatc
         ds["PixelData"].VR = "OB"
         write_raw(path, ds)
     monkeypatch.setattr("shutil.which", lambda name: None)
-    result = scan_folder(tmp_path)
+    result = scan_folder(tmp_path, workers=1)
     from surgiplan.errors import UnsupportedTransferSyntaxError
 
+    warning = next(w for w in result.series[0].warnings
+                   if w.code == "unsupported_transfer_syntax")
+    assert "JPEG Extended" in warning.message and "dcmtk" in warning.message
     with pytest.raises(UnsupportedTransferSyntaxError, match="JPEG Extended.*dcmtk"):
         load_series(result.volumes()[0], workers=1)
 

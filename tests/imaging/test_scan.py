@@ -169,3 +169,19 @@ def test_progress_can_cancel_a_scan(tmp_path):
     with pytest.raises(Cancelled):
         scan_folder(tmp_path, progress=stop, workers=1)
     assert seen and seen[0][1] == 40
+
+
+def test_raw_datasets_without_preamble_or_file_meta_are_read(tmp_path):
+    import pydicom
+
+    spec = SeriesSpec(rows=16, columns=16, offsets_mm=tuple(np.arange(5) * 2.0))
+    for k in range(5):
+        ds = slice_dataset(spec, k)
+        del ds.file_meta
+        pydicom.dcmwrite(tmp_path / f"raw{k}", ds, implicit_vr=True, little_endian=True,
+                         enforce_file_format=False)
+    assert (tmp_path / "raw0").read_bytes()[128:132] != b"DICM"
+    result = scan_folder(tmp_path)
+    assert not result.skipped
+    volume = load_series(result.volumes()[0])
+    assert volume.shape == (5, 16, 16)
