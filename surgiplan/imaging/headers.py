@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -23,6 +23,7 @@ from pydicom.uid import (
 )
 
 from surgiplan.imaging.enhanced import frame_geometries
+from surgiplan.imaging.raw_fields import RawFields
 
 NATIVE_SYNTAXES = {ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian}
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
@@ -79,97 +80,50 @@ class ImageRef:
     image_type: tuple[str, ...]
     gantry_tilt_deg: float | None
     pixel_offset: int | None
-    metadata: dict[str, str] = field(default_factory=dict, compare=False)
-
-
-def _num(ds: Dataset, keyword: str, kind: type, default=None):
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return default
-    try:
-        if isinstance(value, pydicom.multival.MultiValue):
-            value = value[0]
-        return kind(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _floats(ds: Dataset, keyword: str, count: int) -> tuple[float, ...] | None:
-    value = ds.get(keyword)
-    try:
-        out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return out if len(out) == count else None
-
-
-_METADATA_KEYWORDS = (
-    "Manufacturer",
-    "ManufacturerModelName",
-    "BodyPartExamined",
-    "ProtocolName",
-    "ConvolutionKernel",
-    "KVP",
-    "MagneticFieldStrength",
-    "ContrastBolusAgent",
-    "StudyDescription",
-    "SeriesDate",
-)
-
-
-def _metadata(ds: Dataset) -> dict[str, str]:
-    out = {}
-    for keyword in _METADATA_KEYWORDS:
-        value = ds.get(keyword)
-        if value not in (None, ""):
-            out[keyword] = str(value)
-    return out
 
 
 def _base_ref(path: str, ds: Dataset, pixel_offset: int | None) -> ImageRef:
-    image_type = ds.get("ImageType") or ()
-    if isinstance(image_type, str):
-        image_type = (image_type,)
-    tilt = _num(ds, "GantryDetectorTilt", float)
+    syntax = str(ds.file_meta.get("TransferSyntaxUID", ImplicitVRLittleEndian))
+    f = RawFields(ds, big_endian=syntax == ExplicitVRBigEndian)
+    bits_allocated = f.ushort(0x00280100, 16)
     return ImageRef(
         path=path,
         frame=None,
-        transfer_syntax=str(ds.file_meta.get("TransferSyntaxUID", ImplicitVRLittleEndian)),
-        sop_class_uid=str(ds.SOPClassUID) if ds.get("SOPClassUID") else None,
-        sop_instance_uid=str(ds.SOPInstanceUID) if ds.get("SOPInstanceUID") else None,
-        study_uid=str(ds.StudyInstanceUID) if ds.get("StudyInstanceUID") else None,
-        series_uid=str(ds.SeriesInstanceUID) if ds.get("SeriesInstanceUID") else None,
-        series_number=_num(ds, "SeriesNumber", int),
+        transfer_syntax=syntax,
+        sop_class_uid=f.text(0x00080016),
+        sop_instance_uid=f.text(0x00080018),
+        study_uid=f.text(0x0020000D),
+        series_uid=f.text(0x0020000E),
+        series_number=f.number(0x00200011, int),
         series_description=str(ds.get("SeriesDescription", "") or ""),
-        modality=str(ds.get("Modality", "") or "OT"),
-        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "") or "") or None,
-        rows=int(ds.Rows),
-        columns=int(ds.Columns),
-        number_of_frames=_num(ds, "NumberOfFrames", int, 1) or 1,
-        bits_allocated=int(ds.get("BitsAllocated", 16)),
-        bits_stored=int(ds.get("BitsStored", ds.get("BitsAllocated", 16))),
-        pixel_representation=int(ds.get("PixelRepresentation", 0)),
-        samples_per_pixel=int(ds.get("SamplesPerPixel", 1)),
-        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
-        rescale_slope=_num(ds, "RescaleSlope", float, 1.0),
-        rescale_intercept=_num(ds, "RescaleIntercept", float, 0.0),
-        pixel_spacing_mm=_floats(ds, "PixelSpacing", 2) or _floats(ds, "ImagerPixelSpacing", 2),
-        orientation=_floats(ds, "ImageOrientationPatient", 6),
-        position_lps_mm=_floats(ds, "ImagePositionPatient", 3),
-        slice_thickness_mm=_num(ds, "SliceThickness", float),
-        instance_number=_num(ds, "InstanceNumber", int),
-        acquisition_number=_num(ds, "AcquisitionNumber", int),
-        echo_number=_num(ds, "EchoNumbers", int),
-        temporal_position=_num(ds, "TemporalPositionIdentifier", int),
-        trigger_time=_num(ds, "TriggerTime", float),
-        image_type=tuple(str(v).upper() for v in image_type),
-        gantry_tilt_deg=tilt,
+        modality=f.text(0x00080060) or "OT",
+        frame_of_reference_uid=f.text(0x00200052),
+        rows=f.ushort(0x00280010),
+        columns=f.ushort(0x00280011),
+        number_of_frames=f.number(0x00280008, int, 1) or 1,
+        bits_allocated=bits_allocated,
+        bits_stored=f.ushort(0x00280101, bits_allocated),
+        pixel_representation=f.ushort(0x00280103, 0),
+        samples_per_pixel=f.ushort(0x00280002, 1),
+        photometric=f.text(0x00280004) or "MONOCHROME2",
+        rescale_slope=f.number(0x00281053, float, 1.0),
+        rescale_intercept=f.number(0x00281052, float, 0.0),
+        pixel_spacing_mm=f.floats(0x00280030, 2) or f.floats(0x00181164, 2),
+        orientation=f.floats(0x00200037, 6),
+        position_lps_mm=f.floats(0x00200032, 3),
+        slice_thickness_mm=f.number(0x00180050, float),
+        instance_number=f.number(0x00200013, int),
+        acquisition_number=f.number(0x00200012, int),
+        echo_number=f.number(0x00180086, int),
+        temporal_position=f.number(0x00200100, int),
+        trigger_time=f.number(0x00181060, float),
+        image_type=tuple(v.upper() for v in f.texts(0x00080008)),
+        gantry_tilt_deg=f.number(0x00181120, float),
         pixel_offset=pixel_offset,
-        metadata=_metadata(ds),
     )
 
 
-def _pixel_value_offset(fp, file_size: int, ds: Dataset) -> tuple[int | None, str | None]:
+def _pixel_value_offset(fp, file_size: int, ref: ImageRef) -> tuple[int | None, str | None]:
     """Locate the pixel values after a header-only read stopped at (7FE0,0010).
 
     Returns ``(offset, problem)``: the byte offset of the first pixel value for native
@@ -179,7 +133,7 @@ def _pixel_value_offset(fp, file_size: int, ds: Dataset) -> tuple[int | None, st
     header = fp.read(12)
     if len(header) < 8 or header[:4] not in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):
         return None, "no pixel data"
-    syntax = ds.file_meta.get("TransferSyntaxUID", ImplicitVRLittleEndian)
+    syntax = ref.transfer_syntax
     big = syntax == ExplicitVRBigEndian
     explicit = syntax != ImplicitVRLittleEndian
     if explicit and header[4:6] in (b"OB", b"OW", b"UN", b"OD", b"OF", b"OL", b"OV"):
@@ -197,17 +151,15 @@ def _pixel_value_offset(fp, file_size: int, ds: Dataset) -> tuple[int | None, st
         if file_size - value_offset < 16:
             return None, "truncated (compressed pixel data cut off)"
         return None, None
-    expected = _expected_bytes(ds)
+    expected = _expected_bytes(ref)
     if value_offset + min(length, expected) > file_size or length < expected:
         return None, "truncated (pixel data shorter than the image size)"
     return value_offset, None
 
 
-def _expected_bytes(ds: Dataset) -> int:
-    frames = _num(ds, "NumberOfFrames", int, 1) or 1
-    samples = int(ds.get("SamplesPerPixel", 1))
-    bits = int(ds.get("BitsAllocated", 16))
-    return (int(ds.Rows) * int(ds.Columns) * frames * samples * bits + 7) // 8
+def _expected_bytes(ref: ImageRef) -> int:
+    bits = ref.rows * ref.columns * ref.number_of_frames * ref.samples_per_pixel
+    return (bits * ref.bits_allocated + 7) // 8
 
 
 def _open_dataset(path: str, fp) -> Dataset:
@@ -260,15 +212,16 @@ def _refs_from_dataset(path: str, fp, size: int, ds: Dataset) -> list[ImageRef] 
         return SkippedFile(path, "DICOMDIR index (the files it lists are scanned directly)")
     if "Rows" not in ds or "Columns" not in ds:
         return SkippedFile(path, "no pixel data (not an image)")
-    offset, problem = _pixel_value_offset(fp, size, ds)
+    base = _base_ref(path, ds, None)
+    if base.rows is None or base.columns is None:
+        return SkippedFile(path, "no pixel data (not an image)")
+    offset, problem = _pixel_value_offset(fp, size, base)
     if problem:
         return SkippedFile(path, problem)
-    syntax = str(ds.file_meta.get("TransferSyntaxUID", ImplicitVRLittleEndian))
-    if syntax == DeflatedExplicitVRLittleEndian:
-        offset = None
-    if int(ds.get("SamplesPerPixel", 1)) != 1:
+    if base.samples_per_pixel != 1:
         return SkippedFile(path, "unsupported: colour image (volumes need one sample per pixel)")
-    base = _base_ref(path, ds, offset)
+    if base.transfer_syntax != DeflatedExplicitVRLittleEndian:
+        base = replace(base, pixel_offset=offset)
     if base.number_of_frames <= 1 and "PerFrameFunctionalGroupsSequence" not in ds:
         return [base]
     return _frame_refs(base, ds)

@@ -139,16 +139,33 @@ def resample_stack(stack: np.ndarray, plan: ResamplePlan, shape: tuple[int, int,
     return out
 
 
-def _identity(path: str) -> PatientIdentity:
+METADATA_KEYWORDS = (
+    "Manufacturer",
+    "ManufacturerModelName",
+    "BodyPartExamined",
+    "ProtocolName",
+    "ConvolutionKernel",
+    "KVP",
+    "MagneticFieldStrength",
+    "ContrastBolusAgent",
+    "StudyDescription",
+    "SeriesDate",
+)
+
+
+def _first_header(path: str) -> pydicom.Dataset:
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True,
-                             specific_tags=list(IDENTIFYING_KEYWORDS))
-    except Exception:  # noqa: BLE001 - identity is optional
-        return PatientIdentity()
+        return pydicom.dcmread(path, stop_before_pixels=True, force=True,
+                               specific_tags=[*IDENTIFYING_KEYWORDS, *METADATA_KEYWORDS])
+    except Exception:  # noqa: BLE001 - identity and descriptions are optional
+        return pydicom.Dataset()
+
+
+def _identity(ds: pydicom.Dataset) -> PatientIdentity:
     return PatientIdentity({k: str(ds.get(k)) for k in IDENTIFYING_KEYWORDS if ds.get(k)})
 
 
-def _metadata(candidate: SeriesCandidate) -> dict[str, str]:
+def _metadata(candidate: SeriesCandidate, ds: pydicom.Dataset) -> dict[str, str]:
     first = candidate.images[0]
     out = {
         "series_uid": candidate.uid or "",
@@ -159,7 +176,7 @@ def _metadata(candidate: SeriesCandidate) -> dict[str, str]:
         "transfer_syntax": first.transfer_syntax,
         "source_images": str(len(candidate.images)),
     }
-    out.update(first.metadata)
+    out.update({k: str(ds.get(k)) for k in METADATA_KEYWORDS if ds.get(k) not in (None, "")})
     return out
 
 
@@ -197,11 +214,12 @@ def load_series(candidate: SeriesCandidate, *, progress: ProgressCallback | None
         voxels = resample_stack(stack, geometry.resample, geometry.shape, pad)
     else:
         voxels = stack
+    header = _first_header(candidate.images[0].path)
     return Volume(
         voxels=voxels,
         affine_lps=geometry.affine_lps.copy(),
         modality=candidate.modality,
-        metadata=_metadata(candidate),
-        identity=_identity(candidate.images[0].path),
+        metadata=_metadata(candidate, header),
+        identity=_identity(header),
         warnings=tuple(candidate.warnings),
     )
