@@ -1,0 +1,282 @@
+"""Surface meshes of segmented structures: contour, smooth, keep the volume, decimate.
+
+The pipeline works on the region's bounding box, padded by one empty voxel on every side so
+that structures cut by the edge of the scan (the first or last slice) still give a closed
+surface: the cap lies on the voxel boundary, half a voxel beyond the last voxel centre, exactly
+where the voxel-count volume ends.
+
+Steps, all in voxel index space (i, j, k) until the decimation:
+
+1. ``vtkDiscreteFlyingEdges3D`` (default) or ``vtkSurfaceNets3D`` (without its own
+   smoothing) on the uint8 mask. Flying edges gives closed, manifold surfaces. Unsmoothed
+   surface nets give the voxel-face staircase (volume = voxel count exactly), but VTK 9.7
+   splits non-manifold voxel neighbourhoods by duplicating points, which can leave
+   zero-width pinholes (boundary edges) that :func:`surgiplan.twin.quality.repair_mesh` closes.
+2. ``vtkWindowedSincPolyDataFilter`` (normalised coordinates, no boundary or feature-edge
+   smoothing). Its uniform Laplacian is linear in the coordinates, so smoothing in index space
+   and then mapping through the affine equals smoothing in patient space.
+3. Volume restoration: a uniform offset along the vertex normals by
+   ``(voxel volume - mesh volume) / area`` (two Newton steps) gives back the small volume the
+   contouring and smoothing removed, so thin structures keep their calibre. If the smoothing
+   collapsed a tiny structure (a few voxels) the unsmoothed surface is kept instead.
+4. Mapping to LPS millimetres through the 4x4 affine (oblique and flipped grids included; a
+   negative determinant flips the winding so normals stay outward).
+5. ``fast_simplification`` (quadric decimation, in millimetres) down to the triangle budget.
+
+Defaults (30 iterations, pass band 0.02) were chosen on spheres, ellipsoids and thin tubes
+(``tests/twin/test_surface.py``): vertices lie within 0.26 mm (r = 12 mm sphere) and 0.41 mm
+(20 x 14 x 10 mm ellipsoid) of the analytic surface on 1 mm voxels; without the volume
+restoration the mesh volume is 0.3-0.9 % below the voxel count, with it the two agree to
+1e-5. Stronger smoothing (40 iterations, pass band 0.01) thins a 2.5 mm tube joined to a
+larger body by a quarter of its radius; lighter smoothing leaves staircase steps of 0.5 voxel.
+Windowed sinc rings slightly at sharp rims: the flat cap of an organ cut by the last slice
+bulges up to 0.25 voxel near its rim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import fast_simplification
+import numpy as np
+import vtk
+from vtk.util import numpy_support
+
+from surgiplan.errors import InputError
+from surgiplan.segmentation.region import Region
+from surgiplan.twin.mesh import SurfaceMesh
+
+SurfaceMethod = Literal["flying_edges", "surface_nets"]
+SURFACE_METHODS = ("flying_edges", "surface_nets")
+MAX_RESTORE_OFFSET_VOXELS = 0.3
+"""Largest normal offset (voxel units) accepted to restore the volume after smoothing."""
+
+
+@dataclass(frozen=True)
+class SurfaceOptions:
+    """How a structure's surface is built.
+
+    Attributes
+    ----------
+    method : {"flying_edges", "surface_nets"}
+        Contouring filter on the binary mask: discrete flying edges (default; cuts voxel
+        corners, about -0.4 % volume on a 12-voxel sphere, which ``keep_volume`` corrects) or
+        surface nets (exact voxel volume; may leave pinholes, see the module notes).
+    smoothing_iterations : int
+        Windowed-sinc iterations; 0 disables smoothing.
+    pass_band : float
+        Windowed-sinc pass band in (0, 2); smaller smooths more.
+    target_triangles : int or None
+        Triangle budget: meshes above it are decimated down to it; ``None`` keeps every
+        triangle.
+    keep_volume : bool
+        Restore the voxel-count volume after smoothing by a small offset along the normals.
+    """
+
+    method: SurfaceMethod = "flying_edges"
+    smoothing_iterations: int = 30
+    pass_band: float = 0.02
+    target_triangles: int | None = 200_000
+    keep_volume: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in SURFACE_METHODS:
+            raise InputError(f"unknown surface method {self.method!r}: use one of "
+                             f"{', '.join(SURFACE_METHODS)}")
+        if self.smoothing_iterations < 0:
+            raise InputError("smoothing_iterations must be 0 (no smoothing) or more")
+        if not 0.0 < self.pass_band < 2.0:
+            raise InputError(f"pass_band {self.pass_band} is outside (0, 2): try 0.02")
+        if self.target_triangles is not None and self.target_triangles < 4:
+            raise InputError("target_triangles must be at least 4, or None for no decimation")
+
+
+def extract_surface(region: Region, affine_lps: np.ndarray,
+                    options: SurfaceOptions = SurfaceOptions()) -> SurfaceMesh:
+    """Closed, outward-oriented surface of a region in patient LPS millimetres.
+
+    Parameters
+    ----------
+    region : Region
+        The structure's voxels (cropped mask, offset and grid shape).
+    affine_lps : (4, 4) float ndarray
+        The grid's affine: voxel ``(i, j, k, 1)`` to LPS millimetres (any orientation).
+    options : SurfaceOptions
+        Contouring, smoothing and decimation settings.
+
+    Returns
+    -------
+    SurfaceMesh
+        Vertices ``(n, 3)`` float64 in LPS mm, faces ``(m, 3)`` counter-clockwise seen from
+        outside; at most ``options.target_triangles`` triangles (when set).
+
+    Raises
+    ------
+    InputError
+        When the region is empty or the affine is not an invertible 4x4 matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((12, 12, 12), dtype=bool)
+    >>> mask[3:9, 3:9, 3:9] = True
+    >>> mesh = extract_surface(Region.from_full_mask(mask), np.eye(4))
+    >>> mesh.n_triangles > 0
+    True
+    """
+    affine = _checked_affine(affine_lps)
+    if region.mask.size == 0 or not region.mask.any():
+        raise InputError("the structure is empty: there is no surface to build; "
+                         "segment it first or pick another structure")
+    points_ijk, faces = _voxel_surface(region, options)
+    points_lps = points_ijk @ affine[:3, :3].T + affine[:3, 3]
+    if np.linalg.det(affine[:3, :3]) < 0:
+        faces = faces[:, ::-1]
+    budget = options.target_triangles
+    if budget is not None and len(faces) > budget:
+        points_lps, faces = _decimate(points_lps, faces, budget)
+    points_lps, faces = _compact(points_lps, faces)
+    return SurfaceMesh(points_lps, faces)
+
+
+def _checked_affine(affine_lps: np.ndarray) -> np.ndarray:
+    affine = np.asarray(affine_lps, dtype=np.float64)
+    if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
+        raise InputError("affine_lps must be a finite 4x4 matrix (voxel ijk to LPS mm)")
+    if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise InputError("affine_lps is singular: the grid has a zero-length axis")
+    return affine
+
+
+def _voxel_surface(region: Region, options: SurfaceOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed, volume-kept surface in voxel index space: points (n, 3) ijk, faces (m, 3)."""
+    raw = _contour(_padded_image(region), options.method)
+    points, faces = _arrays(raw)
+    if len(faces) == 0:
+        raise InputError("the structure gave no surface: it may be too thin to contour")
+    if _signed_volume(points, faces) < 0:  # guard against a filter's winding convention
+        faces = faces[:, ::-1].copy()
+    if options.smoothing_iterations == 0:
+        return _restored(points, faces, region.voxel_count, options) or (points, faces)
+    smoothed = _smooth(raw, options.smoothing_iterations, options.pass_band)
+    smooth_points = numpy_support.vtk_to_numpy(smoothed.GetPoints().GetData()).astype(np.float64)
+    result = _restored(smooth_points, faces, region.voxel_count, options)
+    if result is None:  # smoothing collapsed a tiny structure: keep the voxel surface
+        return _restored(points, faces, region.voxel_count, options) or (points, faces)
+    return result
+
+
+def _padded_image(region: Region) -> vtk.vtkImageData:
+    """uint8 image of the mask padded by one empty voxel; points at ijk grid positions."""
+    mask = np.pad(region.mask, 1).astype(np.uint8)
+    nk, nj, ni = mask.shape
+    image = vtk.vtkImageData()
+    image.SetDimensions(ni, nj, nk)
+    image.SetSpacing(1.0, 1.0, 1.0)
+    k0, j0, i0 = (o - 1 for o in region.offset_kji)
+    image.SetOrigin(float(i0), float(j0), float(k0))
+    scalars = numpy_support.numpy_to_vtk(mask.ravel(), deep=True,
+                                         array_type=vtk.VTK_UNSIGNED_CHAR)
+    image.GetPointData().SetScalars(scalars)
+    return image
+
+
+def _contour(image: vtk.vtkImageData, method: str) -> vtk.vtkPolyData:
+    if method == "surface_nets":
+        contour = vtk.vtkSurfaceNets3D()
+        contour.SmoothingOff()
+        contour.SetOutputMeshTypeToTriangles()
+    else:
+        contour = vtk.vtkDiscreteFlyingEdges3D()
+        contour.ComputeNormalsOff()
+        contour.ComputeGradientsOff()
+        contour.ComputeScalarsOff()
+    contour.SetValue(0, 1)
+    contour.SetInputData(image)
+    contour.Update()
+    return contour.GetOutput()
+
+
+def _smooth(poly: vtk.vtkPolyData, iterations: int, pass_band: float) -> vtk.vtkPolyData:
+    smoother = vtk.vtkWindowedSincPolyDataFilter()
+    smoother.SetInputData(poly)
+    smoother.SetNumberOfIterations(iterations)
+    smoother.SetPassBand(pass_band)
+    smoother.NormalizeCoordinatesOn()
+    smoother.BoundarySmoothingOff()
+    smoother.FeatureEdgeSmoothingOff()
+    smoother.NonManifoldSmoothingOn()
+    smoother.Update()
+    return smoother.GetOutput()
+
+
+def _arrays(poly: vtk.vtkPolyData) -> tuple[np.ndarray, np.ndarray]:
+    """Points (n, 3) float64 and triangles (m, 3) int64 of a triangle-only polydata."""
+    if poly.GetNumberOfPoints() == 0 or poly.GetNumberOfPolys() == 0:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    points = numpy_support.vtk_to_numpy(poly.GetPoints().GetData()).astype(np.float64)
+    polys = poly.GetPolys()
+    offsets = numpy_support.vtk_to_numpy(polys.GetOffsetsArray())
+    if np.any(np.diff(offsets) != 3):
+        triangles = vtk.vtkTriangleFilter()
+        triangles.SetInputData(poly)
+        triangles.Update()
+        return _arrays(triangles.GetOutput())
+    connectivity = numpy_support.vtk_to_numpy(polys.GetConnectivityArray())
+    return points, connectivity.reshape(-1, 3).astype(np.int64)
+
+
+def _restored(points: np.ndarray, faces: np.ndarray, voxel_count: int,
+              options: SurfaceOptions) -> tuple[np.ndarray, np.ndarray] | None:
+    """Offset along normals until the volume equals ``voxel_count`` (index units).
+
+    Returns ``None`` when that needs more than MAX_RESTORE_OFFSET_VOXELS (a collapsed mesh).
+    """
+    if not options.keep_volume:
+        return points, faces
+    normals, area = _vertex_normals(points, faces)
+    points = points.copy()
+    for _ in range(2):  # Newton steps on the offset; the normals barely change
+        offset = (voxel_count - _signed_volume(points, faces)) / area if area > 0 else np.inf
+        if abs(offset) > MAX_RESTORE_OFFSET_VOXELS:
+            return None
+        points += offset * normals
+    return points, faces
+
+
+def _signed_volume(points: np.ndarray, faces: np.ndarray) -> float:
+    a, b, c = (points[faces[:, n]] for n in range(3))
+    return float(np.einsum("ij,ij->", a, np.cross(b, c)) / 6.0)
+
+
+def _vertex_normals(points: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, float]:
+    """Area-weighted unit vertex normals (n, 3) and the total area."""
+    a, b, c = (points[faces[:, n]] for n in range(3))
+    face_normals = np.cross(b - a, c - a)  # length = twice the triangle area
+    normals = np.zeros_like(points)
+    for axis in range(3):
+        weights = np.repeat(face_normals[:, axis], 3)
+        normals[:, axis] = np.bincount(faces.ravel(), weights, minlength=len(points))
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals /= np.where(length > 0, length, 1.0)
+    return normals, float(0.5 * np.linalg.norm(face_normals, axis=1).sum())
+
+
+def _decimate(points: np.ndarray, faces: np.ndarray,
+              budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadric decimation (fast-simplification) to at most ``budget`` triangles."""
+    centre = points.mean(axis=0)  # decimate near the origin: better float precision
+    new_points, new_faces = fast_simplification.simplify(points - centre, faces,
+                                                         target_count=budget)
+    return np.asarray(new_points, dtype=np.float64) + centre, np.asarray(new_faces, np.int64)
+
+
+def _compact(points: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop faces with a repeated vertex and vertices no face uses."""
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
+                  & (faces[:, 0] != faces[:, 2])]
+    used = np.zeros(len(points), dtype=bool)
+    used[faces.ravel()] = True
+    new_index = np.cumsum(used) - 1
+    return points[used], new_index[faces].astype(np.int64)
