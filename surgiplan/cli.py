@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from surgiplan import __version__
-from surgiplan.cli_output import ProgressBar, scan_json, scan_table, volume_summary
+from surgiplan.cli_output import (
+    ProgressBar,
+    scan_json,
+    scan_table,
+    twin_table,
+    volume_summary,
+)
 from surgiplan.errors import Cancelled, InputError, OutputError, SurgiPlanError
 
 EXIT_BAD_INPUT = 2
@@ -104,6 +110,48 @@ def _check_writable(path: Path) -> None:
         raise OutputError(f"cannot write {path}: it is a folder; give a file name")
 
 
+def _load_source(source: str, series: str | None, progress) -> object:
+    """A Volume from a DICOM folder (scan + chosen series) or a NIfTI/NRRD file."""
+    from surgiplan.imaging import load_series, scan_folder
+    from surgiplan.imaging.volume_io import read_volume
+
+    path = Path(source)
+    if path.is_file():
+        return read_volume(path)
+    return load_series(_select(scan_folder(path, progress=progress), series), progress=progress)
+
+
+def _cmd_twin(args: argparse.Namespace) -> int:
+    from surgiplan.segmentation.recipe import SeedRequest, SegmentationRecipe, run_recipe
+    from surgiplan.twin.builder import build_twin
+    from surgiplan.twin.outputs import twin_summary, write_twin
+
+    recipe = SegmentationRecipe(
+        presets=tuple(dict.fromkeys(args.preset or ())),
+        seeds=tuple(SeedRequest.parse(text) for text in args.seed or ()),
+        labels_path=Path(args.labels) if args.labels else None,
+    )
+    if recipe.is_empty:
+        raise InputError("nothing to build: give --preset NAME, --seed NAME:x,y,z or "
+                         "--labels FILE (see surgiplan twin --help)")
+    if recipe.labels_path is not None and not recipe.labels_path.is_file():
+        raise InputError(f"no such label file: {recipe.labels_path}")
+    progress = ProgressBar()
+    volume = _load_source(args.source, args.series, progress)
+    segmentation = run_recipe(volume, recipe, progress=progress)
+    twin = build_twin(segmentation.labelmap, regions=segmentation.regions, progress=progress)
+    outputs = write_twin(twin, Path(args.output), notes=segmentation.notes)
+    if args.json:
+        json.dump({"structures": twin_summary(twin)["structures"]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(twin_table(twin))
+        for note in twin_summary(twin, segmentation.notes)["notes"]:
+            print(f"note: {note}")
+        print(f"written to {outputs.folder}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from surgiplan.demo import run_demo
 
@@ -140,6 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--output", required=True, help="output file: .nii, .nii.gz or .nrrd")
     imp.set_defaults(run=_cmd_import)
 
+    twin = commands.add_parser("twin", help="build the patient twin: structures, meshes, volumes")
+    twin.add_argument("source", help="DICOM folder or volume file (.nii, .nii.gz, .nrrd)")
+    twin.add_argument("--series", help="series index or UID when SOURCE is a DICOM folder")
+    twin.add_argument("--preset", action="append", metavar="NAME",
+                      help="segment a preset (skin, lung, airway, fat, soft_tissue, vessels, "
+                           "bone); repeatable")
+    twin.add_argument("--seed", action="append", metavar="NAME:x,y,z[:low,high]",
+                      help="grow structure NAME from an LPS mm point, optionally within an HU "
+                           "window; repeatable")
+    twin.add_argument("--labels", metavar="FILE",
+                      help="import a label map (NIfTI/NRRD, e.g. TotalSegmentator output)")
+    twin.add_argument("--output", required=True, help="folder for meshes, labels and summary")
+    twin.add_argument("--json", action="store_true", help="print the structures as JSON")
+    twin.set_defaults(run=_cmd_twin)
+
     app = commands.add_parser("app", help="open the desktop application")
     app.add_argument("folder", nargs="?", help="DICOM folder to scan on start")
     app.set_defaults(run=_cmd_app)
@@ -154,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``surgiplan`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("VTK_SMP_BACKEND_IN_USE", "STDThread")  # VTK filters on every core
     try:
         return args.run(args)
     except Cancelled as exc:

@@ -80,6 +80,17 @@ def volume_summary(volume: Volume) -> str:
     ])
 
 
+def twin_table(twin) -> str:
+    """A readable table of the twin's structures."""
+    header = ["structure", "voxels", "volume mL", "area cm2", "triangles", "watertight",
+              "tet nodes", "tets"]
+    rows = [[s.name, str(s.voxels), f"{s.volume_ml:.1f}", f"{s.surface_area_cm2:.1f}",
+             str(s.triangles), "yes" if s.watertight else "NO", str(s.tet_nodes),
+             str(s.tet_elements)] for s in twin.summaries()]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(_row(r, widths) for r in [header, *rows])
+
+
 class ProgressBar:
     """A one-line text progress bar on a terminal; silent when the stream is not a terminal."""
 

@@ -9,14 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from surgiplan.errors import OutputError
+from surgiplan.paths import data_dir
 from surgiplan.progress import ProgressCallback
 
 SAMPLE_CASE = "sample_case"
+TWIN_STRUCTURES = ("skin", "liver", "tumour", "portal_vein", "hepatic_veins", "aorta",
+                   "vena_cava", "kidney_left", "kidney_right", "spleen", "spine", "ribs")
 
 
 def repository_data_dir() -> Path:
     """``data/`` of the source checkout this package runs from."""
-    return Path(__file__).resolve().parents[1] / "data"
+    return data_dir()
 
 
 def sample_case_dir(*, progress: ProgressCallback | None = None) -> Path:
@@ -73,4 +76,50 @@ def run_demo(output: Path, *, progress: ProgressCallback | None = None) -> int:
     print(_tumour_check(volume, facts))
     written = write_volume(volume, output / "sample_volume.nii.gz")
     print(f"volume written: {written}")
+    _demo_twin(volume, case, facts, output / "twin", progress)
     return 0
+
+
+def _demo_twin(volume, case: Path, facts: dict, folder: Path,
+               progress: ProgressCallback | None) -> None:
+    """Build the phantom's twin from its label map (as an AI segmentation would give) + skin."""
+    from surgiplan.segmentation.recipe import SegmentationRecipe, run_recipe
+    from surgiplan.twin.builder import build_twin
+    from surgiplan.twin.outputs import write_twin
+
+    names = {int(label): name for label, name in facts["labels"].items()
+             if name in TWIN_STRUCTURES and name != "skin"}  # the body outline comes from CT
+    recipe = SegmentationRecipe(presets=("skin",), labels_path=case / "labels.nii.gz",
+                                label_names=names)
+    segmentation = run_recipe(volume, recipe, progress=progress)
+    for name in list(segmentation.regions):
+        if name not in TWIN_STRUCTURES:  # labels without a name here (label_<id>)
+            segmentation.labelmap.remove(name)
+            del segmentation.regions[name]
+    twin = build_twin(segmentation.labelmap, regions=segmentation.regions, progress=progress)
+    outputs = write_twin(twin, folder, notes=segmentation.notes)
+    print(_twin_report(twin, facts))
+    print(f"twin written: {outputs.folder} (meshes/, twin.glb, labels.nii.gz, summary.json)")
+
+
+def _truth_volumes_ml(facts: dict) -> dict[str, float]:
+    """Ground-truth volumes; the body outline ("skin" preset) is every labelled voxel."""
+    truth = {name: s["volume_ml"] for name, s in facts.get("structures", {}).items()}
+    truth["skin"] = sum(truth.values())
+    return truth
+
+
+def _twin_report(twin, facts: dict) -> str:
+    truth = _truth_volumes_ml(facts)
+    lines = [f"{'structure':<15}{'mesh mL':>10}{'truth mL':>10}{'diff %':>8}{'area cm2':>10}"
+             f"{'triangles':>10}{'watertight':>11}{'tet nodes':>10}"]
+    for summary in twin.summaries():
+        expected = truth.get(summary.name)
+        diff = "" if not expected else f"{100 * (summary.volume_ml / expected - 1):+.1f}"
+        lines.append(
+            f"{summary.name:<15}{summary.volume_ml:>10.1f}"
+            f"{'' if expected is None else f'{expected:.1f}':>10}{diff:>8}"
+            f"{summary.surface_area_cm2:>10.1f}{summary.triangles:>10}"
+            f"{'yes' if summary.watertight else 'NO':>11}{summary.tet_nodes:>10}"
+        )
+    return "\n".join(lines)

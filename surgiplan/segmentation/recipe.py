@@ -112,8 +112,9 @@ def _seed_structures(volume: Volume, seeds: tuple[SeedRequest, ...]
 
 def _imported(volume: Volume, path: Path, names: dict[int, str] | None
               ) -> list[tuple[StructureInfo, Region]]:
+    scheme = None if names else "totalsegmentator"  # given names: other ids stay label_<id>
     imported = import_label_map(path, shape=volume.shape, affine_lps=volume.affine_lps,
-                                names=names)
+                                names=names, scheme=scheme)
     return [(info, imported.region(info.name)) for info in imported.structures]
 
 
