@@ -168,6 +168,7 @@ def repair_mesh(mesh: SurfaceMesh, *, max_hole_edges: int = 100,
         return RepairResult(mesh, before, before, actions)
     work = trimesh.Trimesh(mesh.vertices_lps_mm, mesh.faces, process=False)
     _clean(work, actions)
+    work = _cut_nonmanifold(work, actions)
     _drop_small_components(work, min_component_fraction, actions)
     vertices, faces = _fill_holes(work.vertices, work.faces, max_hole_edges, actions)
     work = trimesh.Trimesh(vertices, faces, process=False)
@@ -229,8 +230,14 @@ def _component_count(faces: np.ndarray, counts: np.ndarray, inverse: np.ndarray)
 def _nonmanifold_vertex_count(faces: np.ndarray, n_vertices: int, counts: np.ndarray,
                               inverse: np.ndarray) -> int:
     """Vertices whose corners do not form one fan through edges shared by two faces."""
+    return int(np.count_nonzero(_nonmanifold_vertices(faces, n_vertices, counts, inverse)))
+
+
+def _nonmanifold_vertices(faces: np.ndarray, n_vertices: int, counts: np.ndarray,
+                          inverse: np.ndarray) -> np.ndarray:
+    """(n_vertices,) bool: vertices whose corners form more than one fan."""
     if len(faces) == 0:
-        return 0
+        return np.zeros(n_vertices, dtype=bool)
     pairs = _manifold_pairs(counts, inverse)  # face sides (3f + s)
     corner_a0, corner_b0 = _side_corners(pairs[:, 0]), _side_corners(pairs[:, 1])
     # side s of face f joins corners s and s+1; both faces of the edge hold the two vertices
@@ -246,7 +253,7 @@ def _nonmanifold_vertex_count(faces: np.ndarray, n_vertices: int, counts: np.nda
                               shape=(n_corners, n_corners))
     _, label = csgraph.connected_components(graph, directed=False)
     fans = _sorted_unique(faces.ravel().astype(np.int64) * n_corners + label) // n_corners
-    return int(np.count_nonzero(np.bincount(fans, minlength=n_vertices) > 1))
+    return np.bincount(fans, minlength=n_vertices) > 1
 
 
 def _side_corners(sides: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +347,60 @@ def _fill_holes(vertices: np.ndarray, faces: np.ndarray, max_edges: int,
     return np.vstack([vertices, centre]), np.vstack([faces, fan])
 
 
+def _cut_nonmanifold(work: trimesh.Trimesh, actions: list[str]) -> trimesh.Trimesh:
+    """Remove the faces around non-manifold edges and vertices (decimation fins, bow-ties).
+
+    The openings left behind are small and closed by the hole filling that follows.
+    """
+    faces, n_vertices = np.asarray(work.faces), len(work.vertices)
+    removed = 0
+    for _ in range(3):
+        counts, inverse = _edge_groups(faces, n_vertices)
+        fin_faces = np.unique(np.flatnonzero(counts[inverse] > 2) // 3)
+        bad_vertex = _nonmanifold_vertices(faces, n_vertices, counts, inverse)
+        bad = np.zeros(len(faces), dtype=bool)
+        bad[fin_faces] = True
+        bad |= bad_vertex[faces].any(axis=1)
+        if not bad.any():
+            break
+        removed += int(bad.sum())
+        faces = faces[~bad]
+    if not removed:
+        return work
+    actions.append(f"removed {removed} faces around non-manifold edges or vertices")
+    return trimesh.Trimesh(np.asarray(work.vertices), faces, process=False)
+
+
+def _consistent_winding(work: trimesh.Trimesh) -> trimesh.Trimesh:
+    """Propagate one winding over each connected piece (VTK, linear time)."""
+    import vtk
+    from vtk.util import numpy_support
+
+    polydata = vtk.vtkPolyData()
+    points = vtk.vtkPoints()
+    points.SetData(numpy_support.numpy_to_vtk(np.asarray(work.vertices, dtype=np.float64),
+                                              deep=True))
+    faces = np.asarray(work.faces, dtype=np.int64)
+    cells = vtk.vtkCellArray()
+    offsets = numpy_support.numpy_to_vtkIdTypeArray(np.arange(0, 3 * len(faces) + 1, 3),
+                                                    deep=True)
+    connectivity = numpy_support.numpy_to_vtkIdTypeArray(faces.ravel(), deep=True)
+    cells.SetData(offsets, connectivity)
+    polydata.SetPoints(points)
+    polydata.SetPolys(cells)
+    normals = vtk.vtkPolyDataNormals()
+    normals.SetInputData(polydata)
+    normals.ConsistencyOn()
+    normals.SplittingOff()
+    normals.ComputePointNormalsOff()
+    normals.ComputeCellNormalsOn()  # with neither normal asked for, VTK skips the traversal
+    normals.AutoOrientNormalsOff()
+    normals.Update()
+    out = normals.GetOutput().GetPolys()
+    fixed = numpy_support.vtk_to_numpy(out.GetConnectivityArray()).reshape(-1, 3)
+    return trimesh.Trimesh(np.asarray(work.vertices), fixed.astype(np.int64), process=False)
+
+
 def _orient(work: trimesh.Trimesh, actions: list[str]) -> None:
     """Consistent winding, then outward normals judged on the whole mesh's signed volume.
 
@@ -349,7 +410,8 @@ def _orient(work: trimesh.Trimesh, actions: list[str]) -> None:
     if len(work.faces) == 0:
         return
     if not _winding_consistent(np.asarray(work.faces), len(work.vertices)):
-        trimesh.repair.fix_winding(work)
+        fixed = _consistent_winding(work)
+        work.faces = fixed.faces
         actions.append("made the face winding consistent")
     if _signed_volume(np.asarray(work.vertices), np.asarray(work.faces)) < 0:
         work.invert()

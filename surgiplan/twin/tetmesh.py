@@ -252,8 +252,11 @@ def build_tet_mesh(region: Region, affine_lps: np.ndarray, *, tissue: str,
     region, affine = _checked(region, affine_lps, tissue, target_nodes)
     spacing_kji = np.linalg.norm(affine[:3, :3], axis=0)[::-1]
     voxel_mm3 = abs(float(np.linalg.det(affine[:3, :3])))
-    table = _summed_volume(region.mask)
-    grid = _search_grid(table, spacing_kji, region.voxel_count * voxel_mm3, target_nodes)
+    occupancy, factors = _block_occupancy(region.mask, spacing_kji,
+                                          region.voxel_count * voxel_mm3, target_nodes[1])
+    table = _summed_volume(occupancy)
+    grid = _search_grid(table, spacing_kji * factors, region.voxel_count * voxel_mm3,
+                        target_nodes)
     minimum = min(target_nodes[0], MIN_NODES)
     if grid.n_nodes < minimum:
         raise InputError(
@@ -262,7 +265,7 @@ def build_tet_mesh(region: Region, affine_lps: np.ndarray, *, tissue: str,
             f"connected nodes, fewer than the minimum {minimum}. Treat it as rigid (collision "
             "proxy only), merge it with a neighbouring structure, or lower target_nodes.")
     nodes_kji, tets = _kuhn_tets(grid)
-    nodes_kji = nodes_kji - 0.5 + np.asarray(region.offset_kji, dtype=np.float64)
+    nodes_kji = nodes_kji * factors - 0.5 + np.asarray(region.offset_kji, dtype=np.float64)
     nodes = nodes_kji[:, ::-1] @ affine[:3, :3].T + affine[:3, 3]
     tets = _oriented(nodes, tets)
     nodes, tets = _compacted(nodes, tets[largest_face_connected(tets)])
@@ -286,11 +289,36 @@ def _checked(region: Region, affine_lps: np.ndarray, tissue: str,
     return region.tight(), affine
 
 
-def _summed_volume(mask: np.ndarray) -> np.ndarray:
-    """(nk+1, nj+1, ni+1) table: entry [a, b, c] = voxels inside among mask[:a, :b, :c]."""
-    table = np.zeros(tuple(s + 1 for s in mask.shape), dtype=np.int64 if mask.size >= 2**31
-                     else np.int32)
-    table[1:, 1:, 1:] = mask.cumsum(0, dtype=table.dtype).cumsum(1).cumsum(2)
+LARGE_MASK_VOXELS = 4_000_000
+
+
+def _block_occupancy(mask: np.ndarray, spacing_kji: np.ndarray, volume_mm3: float,
+                     max_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """A large mask as the inside fraction of blocks far smaller than the expected cells.
+
+    A body outline holds tens of millions of voxels while its cells are ~15 mm: summing the
+    mask into blocks of about a quarter cell first keeps the occupancy table small and the
+    cell fractions exact at block resolution. Returns the (block) occupancy and the block size
+    in voxels per axis (k, j, i); small masks are returned as they are with factors of 1.
+    """
+    expected_cell_mm = (volume_mm3 / max(max_nodes, 1)) ** (1.0 / 3.0)
+    factors = np.maximum(1, np.floor(expected_cell_mm / 4.0 / spacing_kji)).astype(np.int64)
+    if mask.size < LARGE_MASK_VOXELS or int(factors.prod()) == 1:
+        return mask, np.ones(3, dtype=np.int64)
+    padded_shape = -(-np.asarray(mask.shape) // factors) * factors
+    padded = np.zeros(tuple(padded_shape), dtype=np.uint8)
+    padded[:mask.shape[0], :mask.shape[1], :mask.shape[2]] = mask
+    blocks = padded.reshape(padded_shape[0] // factors[0], factors[0],
+                            padded_shape[1] // factors[1], factors[1],
+                            padded_shape[2] // factors[2], factors[2])
+    counts = blocks.sum(axis=(1, 3, 5), dtype=np.int32)
+    return counts / float(factors.prod()), factors
+
+
+def _summed_volume(occupancy: np.ndarray) -> np.ndarray:
+    """(nk+1, nj+1, ni+1) table: entry [a, b, c] = inside volume of occupancy[:a, :b, :c]."""
+    table = np.zeros(tuple(s + 1 for s in occupancy.shape), dtype=np.float64)
+    table[1:, 1:, 1:] = occupancy.cumsum(0, dtype=np.float64).cumsum(1).cumsum(2)
     return table
 
 

@@ -194,3 +194,24 @@ def test_real_organ_volume_matches_voxel_count(shared_data, label, name):
         assert mass_properties(mesh).volume_ml == pytest.approx(voxel_ml, rel=0.02), name
         report = check_mesh(mesh)
         assert report.watertight and report.outward, (name, report.problems())
+
+
+def test_far_over_budget_contours_voxel_blocks_and_keeps_geometry():
+    """A large structure is contoured on 2x2x2 blocks, then decimated: same volume and place."""
+    from surgiplan.twin.surface import COARSEN_ABOVE_BUDGET
+
+    n, radius = 120, 50.0
+    k, j, i = np.ogrid[:n, :n, :n]
+    ball = (i - 60.3) ** 2 + (j - 59.6) ** 2 + (k - 60.1) ** 2 <= radius**2
+    region = Region.from_full_mask(ball)
+    affine = np.diag([0.7, 0.7, 0.7, 1.0])
+    budget = 4_000
+    full = extract_surface(region, affine, SurfaceOptions(target_triangles=None))
+    assert full.n_triangles > COARSEN_ABOVE_BUDGET * budget  # the coarse path is taken
+    mesh = extract_surface(region, affine, SurfaceOptions(target_triangles=budget))
+    assert mesh.n_triangles <= budget
+    volume_mm3 = region.voxel_count * 0.7**3
+    assert mass_properties(mesh).volume_ml * 1000 == pytest.approx(volume_mm3, rel=0.01)
+    centre = np.array([60.3, 59.6, 60.1]) * 0.7
+    distance = np.linalg.norm(mesh.vertices_lps_mm - centre, axis=1)
+    assert np.abs(distance - radius * 0.7).max() < 2 * 0.7  # within two voxels after coarsening

@@ -210,3 +210,22 @@ def test_bad_inputs_are_refused():
         build_tet_mesh(cube, np.diag([1.0, 1.0, 0.0, 1.0]), tissue="liver")
     with pytest.raises(InputError, match="no tets"):
         tet_quality(TetMesh(np.zeros((0, 3)), np.zeros((0, 4)), "liver"))
+
+
+def test_large_region_is_meshed_from_voxel_blocks_at_the_right_place():
+    """A region above LARGE_MASK_VOXELS is summed into blocks first; same mesh quality."""
+    from surgiplan.twin.tetmesh import LARGE_MASK_VOXELS
+
+    n, radius = 170, 80.0
+    k, j, i = np.ogrid[:n, :n, :n]
+    ball = (i - 85.2) ** 2 + (j - 84.7) ** 2 + (k - 85.0) ** 2 <= radius**2
+    region = Region.from_full_mask(ball)
+    assert region.mask.size > LARGE_MASK_VOXELS
+    affine = np.diag([0.5, 0.5, 0.6, 1.0])
+    mesh = build_tet_mesh(region, affine, tissue="skin")
+    quality = tet_quality(mesh)
+    assert 2000 <= mesh.n_nodes <= 5000 and quality.n_inverted == 0
+    assert abs(quality.volume_error) < 0.05
+    centroid = (mesh.nodes_lps_mm[mesh.tets].mean(axis=1) * mesh.volumes_mm3()[:, None]).sum(0)
+    centroid /= mesh.volumes_mm3().sum()
+    np.testing.assert_allclose(centroid, np.array([85.2, 84.7, 85.0]) * [0.5, 0.5, 0.6], atol=1.0)
