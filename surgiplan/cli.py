@@ -140,7 +140,8 @@ def _cmd_twin(args: argparse.Namespace) -> int:
     volume = _load_source(args.source, args.series, progress)
     segmentation = run_recipe(volume, recipe, progress=progress)
     twin = build_twin(segmentation.labelmap, regions=segmentation.regions, progress=progress)
-    outputs = write_twin(twin, Path(args.output), notes=segmentation.notes)
+    outputs = write_twin(twin, Path(args.output), notes=segmentation.notes,
+                         mesh_format=f".{args.mesh_format}")
     if args.json:
         json.dump({"structures": twin_summary(twin)["structures"]}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -200,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--labels", metavar="FILE",
                       help="import a label map (NIfTI/NRRD, e.g. TotalSegmentator output)")
     twin.add_argument("--output", required=True, help="folder for meshes, labels and summary")
+    twin.add_argument("--mesh-format", choices=("stl", "obj", "ply", "glb"), default="stl",
+                      help="format of the per-structure meshes (default: binary STL)")
     twin.add_argument("--json", action="store_true", help="print the structures as JSON")
     twin.set_defaults(run=_cmd_twin)
 
