@@ -10,9 +10,10 @@ from surgiplan.segmentation import LabelMap, Region, StructureInfo
 from surgiplan.twin.collision import CollisionProxy
 from surgiplan.twin.embedding import embed_surface
 from surgiplan.twin.properties import mass_properties
-from surgiplan.twin.quality import repair_mesh
+from surgiplan.twin.repair import repair_mesh
 from surgiplan.twin.surface import SurfaceOptions, extract_surface
-from surgiplan.twin.tetmesh import build_tet_mesh, tet_quality
+from surgiplan.twin.tet_quality import tet_quality
+from surgiplan.twin.tetmesh import build_tet_mesh
 from surgiplan.twin.tissues import tissue
 from surgiplan.twin.twin import DisplaySettings, PatientTwin, PhysicsModel, StructureModel
 

@@ -12,7 +12,8 @@ from surgiplan.twin.embedding import SurfaceEmbedding
 from surgiplan.twin.mesh import SurfaceMesh
 from surgiplan.twin.properties import MassProperties
 from surgiplan.twin.quality import MeshReport
-from surgiplan.twin.tetmesh import TetMesh, TetQuality
+from surgiplan.twin.tet_quality import TetQuality
+from surgiplan.twin.tetmesh import TetMesh
 
 
 @dataclass

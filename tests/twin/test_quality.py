@@ -6,7 +6,8 @@ import numpy as np
 import trimesh
 
 from surgiplan.twin.mesh import SurfaceMesh
-from surgiplan.twin.quality import check_mesh, repair_mesh
+from surgiplan.twin.quality import check_mesh
+from surgiplan.twin.repair import repair_mesh
 
 
 def sphere(radius=10.0, centre=(0.0, 0.0, 0.0), subdivisions=3) -> trimesh.Trimesh:

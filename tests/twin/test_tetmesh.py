@@ -7,13 +7,13 @@ import pytest
 
 from surgiplan.errors import InputError
 from surgiplan.segmentation.region import Region
+from surgiplan.twin.tet_quality import tet_quality
 from surgiplan.twin.tetmesh import (
     MIN_NODES,
     TetMesh,
     build_tet_mesh,
     largest_face_connected,
     signed_volumes,
-    tet_quality,
 )
 from tests.dicom_factory import rotation
 
