@@ -9,11 +9,13 @@ from surgiplan.progress import ProgressCallback, report
 from surgiplan.segmentation import LabelMap, Region, StructureInfo
 from surgiplan.twin.collision import CollisionProxy
 from surgiplan.twin.embedding import embed_surface
+from surgiplan.twin.mesh import SurfaceMesh
 from surgiplan.twin.properties import mass_properties
+from surgiplan.twin.quality import check_mesh
 from surgiplan.twin.repair import repair_mesh
 from surgiplan.twin.surface import SurfaceOptions, extract_surface
 from surgiplan.twin.tet_quality import tet_quality
-from surgiplan.twin.tetmesh import build_tet_mesh
+from surgiplan.twin.tetmesh import TetMesh, build_tet_mesh
 from surgiplan.twin.tissues import tissue
 from surgiplan.twin.twin import DisplaySettings, PatientTwin, PhysicsModel, StructureModel
 
@@ -47,6 +49,27 @@ def _physics(region: Region, info: StructureInfo, affine, surface, options: Twin
         notes.append(f"no physics mesh: {exc}")
         return None
     return PhysicsModel(tets, tet_quality(tets), embed_surface(tets, surface.vertices_lps_mm))
+
+
+def restore_structure(region: Region, info: StructureInfo, labelmap: LabelMap,
+                      surface: SurfaceMesh, tet_mesh: TetMesh | None,
+                      options: TwinOptions = TwinOptions()) -> StructureModel:
+    """A structure from stored parts (a saved case): only the cheap derived parts are rebuilt.
+
+    The surface and tet mesh are kept exactly as given; the mesh report, mass properties,
+    collision proxy (BVH) and the embedding are recomputed from them.
+    """
+    physics = None
+    if tet_mesh is not None:
+        physics = PhysicsModel(tet_mesh, tet_quality(tet_mesh),
+                               embed_surface(tet_mesh, surface.vertices_lps_mm))
+    return StructureModel(
+        info=info, region=region, surface=surface, report=check_mesh(surface),
+        properties=mass_properties(surface),
+        voxel_volume_ml=region.voxel_count * labelmap.voxel_volume_ml,
+        collision=CollisionProxy.from_mesh(surface, max_triangles=options.collision_triangles),
+        physics=physics,
+    )
 
 
 def build_structure(region: Region, info: StructureInfo, labelmap: LabelMap,
