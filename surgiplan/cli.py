@@ -14,6 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from surgiplan import __version__
+from surgiplan.cli_common import (
+    add_recipe_arguments,
+    check_writable,
+    load_source,
+    recipe_from_args,
+    select_series,
+)
 from surgiplan.cli_output import (
     ProgressBar,
     scan_json,
@@ -21,7 +28,7 @@ from surgiplan.cli_output import (
     twin_table,
     volume_summary,
 )
-from surgiplan.errors import Cancelled, InputError, OutputError, SurgiPlanError
+from surgiplan.errors import Cancelled, InputError, SurgiPlanError
 
 EXIT_BAD_INPUT = 2
 
@@ -46,51 +53,15 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _select(result, wanted: str | None):
-    """The candidate named by ``--series`` (1-based index or SeriesInstanceUID)."""
-    volumes = result.volumes()
-    if wanted is None:
-        if not volumes:
-            raise InputError(_nothing_importable(result))
-        chosen = max(volumes, key=lambda s: (len(s.images), -s.index))
-        if len(volumes) > 1:
-            others = ", ".join(str(s.index) for s in volumes if s is not chosen)
-            print(f"note: {len(volumes)} volumes found; importing series {chosen.index} "
-                  f"(the largest); others: {others} (choose with --series)", file=sys.stderr)
-        return chosen
-    if wanted.isdigit():
-        matches = [s for s in result.series if s.index == int(wanted)]
-    else:
-        matches = [s for s in result.series if s.uid == wanted]
-    if not matches:
-        known = ", ".join(str(s.index) for s in result.series) or "none"
-        raise InputError(f"unknown series {wanted!r}: run 'surgiplan scan' to list them "
-                         f"(indices: {known})")
-    usable = [s for s in matches if s.is_volume] or matches
-    if len(usable) > 1:
-        print(f"note: series UID {wanted} is split into {len(usable)} series "
-              f"({', '.join(str(s.index) for s in usable)}); importing {usable[0].index} "
-              "(choose with --series INDEX)", file=sys.stderr)
-    return usable[0]
-
-
-def _nothing_importable(result) -> str:
-    if not result.series:
-        return (f"nothing importable in {result.root}: no DICOM images among "
-                f"{len(result.skipped)} file(s) (check the folder)")
-    return (f"nothing importable in {result.root}: none of the {len(result.series)} series is "
-            "a 3D volume (run 'surgiplan scan' for the reasons)")
-
-
 def _cmd_import(args: argparse.Namespace) -> int:
     from surgiplan.imaging import load_series, scan_folder, write_volume
     from surgiplan.imaging.export import volume_suffix
 
     volume_suffix(args.output)
-    _check_writable(Path(args.output))
+    check_writable(Path(args.output))
     progress = ProgressBar()
     result = scan_folder(args.folder, progress=progress)
-    candidate = _select(result, args.series)
+    candidate = select_series(result, args.series)
     volume = load_series(candidate, progress=progress)
     for warning in volume.warnings:
         print(f"warning [{warning.code}]: {warning.message}")
@@ -100,44 +71,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_writable(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
-
-
-def _load_source(source: str, series: str | None, progress) -> object:
-    """A Volume from a DICOM folder (scan + chosen series) or a NIfTI/NRRD file."""
-    from surgiplan.imaging import load_series, scan_folder
-    from surgiplan.imaging.volume_io import read_volume
-
-    path = Path(source)
-    if path.is_file():
-        return read_volume(path)
-    return load_series(_select(scan_folder(path, progress=progress), series), progress=progress)
-
-
 def _cmd_twin(args: argparse.Namespace) -> int:
-    from surgiplan.segmentation.recipe import SeedRequest, SegmentationRecipe, run_recipe
+    from surgiplan.segmentation.recipe import run_recipe
     from surgiplan.twin.builder import build_twin
     from surgiplan.twin.outputs import twin_summary, write_twin
 
-    recipe = SegmentationRecipe(
-        presets=tuple(dict.fromkeys(args.preset or ())),
-        seeds=tuple(SeedRequest.parse(text) for text in args.seed or ()),
-        labels_path=Path(args.labels) if args.labels else None,
-    )
-    if recipe.is_empty:
-        raise InputError("nothing to build: give --preset NAME, --seed NAME:x,y,z or "
-                         "--labels FILE (see surgiplan twin --help)")
-    if recipe.labels_path is not None and not recipe.labels_path.is_file():
-        raise InputError(f"no such label file: {recipe.labels_path}")
+    recipe = recipe_from_args(args)
     progress = ProgressBar()
-    volume = _load_source(args.source, args.series, progress)
+    volume = load_source(args.source, args.series, progress)
     segmentation = run_recipe(volume, recipe, progress=progress)
     twin = build_twin(segmentation.labelmap, regions=segmentation.regions, progress=progress)
     outputs = write_twin(twin, Path(args.output), notes=segmentation.notes,
@@ -190,16 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_cmd_import)
 
     twin = commands.add_parser("twin", help="build the patient twin: structures, meshes, volumes")
-    twin.add_argument("source", help="DICOM folder or volume file (.nii, .nii.gz, .nrrd)")
-    twin.add_argument("--series", help="series index or UID when SOURCE is a DICOM folder")
-    twin.add_argument("--preset", action="append", metavar="NAME",
-                      help="segment a preset (skin, lung, airway, fat, soft_tissue, vessels, "
-                           "bone); repeatable")
-    twin.add_argument("--seed", action="append", metavar="NAME:x,y,z[:low,high]",
-                      help="grow structure NAME from an LPS mm point, optionally within an HU "
-                           "window; repeatable")
-    twin.add_argument("--labels", metavar="FILE",
-                      help="import a label map (NIfTI/NRRD, e.g. TotalSegmentator output)")
+    add_recipe_arguments(twin)
     twin.add_argument("--output", required=True, help="folder for meshes, labels and summary")
     twin.add_argument("--mesh-format", choices=("stl", "obj", "ply", "glb"), default="stl",
                       help="format of the per-structure meshes (default: binary STL)")
