@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from surgiplan import __version__
+from surgiplan.cli_case import add_case_commands
 from surgiplan.cli_common import (
     add_recipe_arguments,
     check_writable,
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="format of the per-structure meshes (default: binary STL)")
     twin.add_argument("--json", action="store_true", help="print the structures as JSON")
     twin.set_defaults(run=_cmd_twin)
+
+    add_case_commands(commands)
 
     app = commands.add_parser("app", help="open the desktop application")
     app.add_argument("folder", nargs="?", help="DICOM folder to scan on start")

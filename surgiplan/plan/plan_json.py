@@ -55,6 +55,7 @@ from surgiplan.plan.model import (
     Measurement,
     Plan,
 )
+from surgiplan.plan.placement import frame_along
 
 SCHEMA_VERSION = 1
 _MIN_PATH_MM = 1e-3  # shortest entry -> target accepted, as in placement.place_along_path
@@ -367,13 +368,8 @@ def pose_from_entry_target(entry_lps_mm, target_lps_mm, *,
     """
     entry, target = np.asarray(entry_lps_mm, float), np.asarray(target_lps_mm, float)
     axis = target - entry
-    length = float(np.linalg.norm(axis))
-    if length < _MIN_PATH_MM:
+    if float(np.linalg.norm(axis)) < _MIN_PATH_MM:
         raise InputError(f"{where}: entry and target are the same point: move the target")
-    z = axis / length
-    reference = np.array([1.0, 0.0, 0.0] if abs(z[0]) < 0.99 else [0.0, 1.0, 0.0])
-    x = reference - (reference @ z) * z
-    x /= np.linalg.norm(x)
     pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x, np.cross(z, x), z, target
+    pose[:3, :3], pose[:3, 3] = frame_along(axis), target
     return tuple(tuple(float(v) for v in row) for row in pose)

@@ -1,0 +1,1 @@
+"""The surgical plan: incisions, instruments, trajectories, measurements, undo, files."""
