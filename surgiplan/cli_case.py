@@ -87,7 +87,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         crossed = ", ".join(f"{c.structure} {c.enter_mm:.1f}-{c.leave_mm:.1f} mm"
                             for c in trajectory.crossings)
         print(f"instrument {item_id}: path {trajectory.length_mm:.1f} mm, "
-              f"{trajectory.angle_to_skin_normal_deg:.0f} deg to the skin normal; "
+              f"{_angle_text(trajectory.angle_to_skin_normal_deg)} to the skin normal; "
               f"crosses {crossed or 'nothing'}")
     print(f"plan applied and saved: {args.case}")
     return 0
@@ -113,3 +113,7 @@ def add_case_commands(commands) -> None:
     plan.add_argument("--apply", metavar="PLAN.json",
                       help="add the file's incisions, instruments, landmarks, measurements")
     plan.set_defaults(run=_cmd_plan)
+
+
+def _angle_text(angle_deg: float | None) -> str:
+    return "unknown angle" if angle_deg is None else f"{angle_deg:.0f} deg"

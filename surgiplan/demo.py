@@ -76,30 +76,58 @@ def run_demo(output: Path, *, progress: ProgressCallback | None = None) -> int:
     print(_tumour_check(volume, facts))
     written = write_volume(volume, output / "sample_volume.nii.gz")
     print(f"volume written: {written}")
-    _demo_twin(volume, case, facts, output / "twin", progress)
+    _demo_case(volume, case, facts, output, progress)
     return 0
 
 
-def _demo_twin(volume, case: Path, facts: dict, folder: Path,
+def _demo_case(volume, case_dir: Path, facts: dict, output: Path,
                progress: ProgressCallback | None) -> None:
-    """Build the phantom's twin from its label map (as an AI segmentation would give) + skin."""
-    from surgiplan.segmentation.recipe import SegmentationRecipe, run_recipe
-    from surgiplan.twin.builder import build_twin
+    """Twin (organs from the phantom's label map, as an AI model would give them, and the body
+    outline from the CT), a sample plan, the case file and Slicer markups."""
+    from surgiplan.case.case_file import save_case
+    from surgiplan.case.create import create_case
+    from surgiplan.segmentation.recipe import SegmentationRecipe
     from surgiplan.twin.outputs import write_twin
 
     names = {int(label): name for label, name in facts["labels"].items()
              if name in TWIN_STRUCTURES and name != "skin"}  # the body outline comes from CT
-    recipe = SegmentationRecipe(presets=("skin",), labels_path=case / "labels.nii.gz",
-                                label_names=names)
-    segmentation = run_recipe(volume, recipe, progress=progress)
-    for name in list(segmentation.regions):
-        if name not in TWIN_STRUCTURES:  # labels without a name here (label_<id>)
-            segmentation.labelmap.remove(name)
-            del segmentation.regions[name]
-    twin = build_twin(segmentation.labelmap, regions=segmentation.regions, progress=progress)
-    outputs = write_twin(twin, folder, notes=segmentation.notes)
-    print(_twin_report(twin, facts))
+    recipe = SegmentationRecipe(presets=("skin",), labels_path=case_dir / "labels.nii.gz",
+                                label_names=names, keep=TWIN_STRUCTURES)
+    case = create_case(volume, recipe, source=str(case_dir / "dicom"), progress=progress)
+    outputs = write_twin(case.twin, output / "twin")
+    print(_twin_report(case.twin, facts))
     print(f"twin written: {outputs.folder} (meshes/, twin.glb, labels.nii.gz, summary.json)")
+    _demo_plan(case, facts, output)
+    saved = save_case(case, output / "sample.surgiplan")
+    print(f"case saved: {saved}")
+
+
+def _demo_plan(case, facts: dict, output: Path) -> None:
+    from surgiplan.plan.apply import apply_plan_items
+    from surgiplan.plan.catalogue import load_catalogue
+    from surgiplan.plan.commands import UndoStack
+    from surgiplan.plan.markups import trajectories_from_plan, write_markups
+    from surgiplan.plan.sample import sample_plan
+
+    catalogue = load_catalogue()
+    items = sample_plan(case.twin, catalogue, facts["tumour"]["centre_lps_mm"])
+    check = apply_plan_items(UndoStack(case.plan), items, case.twin, catalogue=catalogue,
+                             volume=case.volume, text="Sample plan")
+    case.provenance.add_step("plan", source="surgiplan.plan.sample",
+                             incisions=len(items.incisions), instruments=len(items.instruments))
+    for item_id, trajectory in check.trajectories.items():
+        crossed = ", ".join(f"{c.structure} {c.enter_mm:.0f}-{c.leave_mm:.0f} mm"
+                            for c in trajectory.crossings)
+        print(f"plan: {item_id} ({case.plan.instruments[item_id].instrument}) "
+              f"{trajectory.length_mm:.1f} mm to the tumour centre, "
+              f"{_angle_text(trajectory.angle_to_skin_normal_deg)} to the skin normal; "
+              f"crosses {crossed}")
+    for item_id, path in check.incisions.items():
+        print(f"plan: {item_id} {path.length_mm:.1f} mm long on the {path.structure}, "
+              f"{path.depth_mm:.0f} mm deep")
+    markups = write_markups(output / "plan.mrk.json", incisions=check.incisions.values(),
+                            trajectories=trajectories_from_plan(case.plan))
+    print(f"3D Slicer markups: {markups}")
 
 
 def _truth_volumes_ml(facts: dict) -> dict[str, float]:
@@ -123,3 +151,7 @@ def _twin_report(twin, facts: dict) -> str:
             f"{'yes' if summary.watertight else 'NO':>11}{summary.tet_nodes:>10}"
         )
     return "\n".join(lines)
+
+
+def _angle_text(angle_deg: float | None) -> str:
+    return "unknown angle" if angle_deg is None else f"{angle_deg:.0f} deg"

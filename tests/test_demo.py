@@ -6,14 +6,27 @@ import json
 
 import nibabel as nib
 import numpy as np
+import pytest
 
 from surgiplan.cli import main
 from surgiplan.demo import repository_data_dir
 
 
-def test_demo_imports_the_sample_case_where_its_ground_truth_says(tmp_path, capsys):
-    assert main(["demo", "--output", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """Run ``surgiplan demo`` once; return its output folder and what it printed."""
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["demo", "--output", str(folder)]) == 0
+    return folder, printed.getvalue()
+
+
+def test_demo_imports_the_sample_case_where_its_ground_truth_says(demo_run):
+    tmp_path, out = demo_run
     assert "Phantom" not in out and "SP-PHANTOM" not in out  # de-identified
     image = nib.load(tmp_path / "sample_volume.nii.gz")
     case = repository_data_dir() / "sample_case"
@@ -28,9 +41,8 @@ def test_demo_imports_the_sample_case_where_its_ground_truth_says(tmp_path, caps
     assert abs(np.mean(ct[label == liver_id]) - facts["hu"]["liver"]) < 10
 
 
-def test_demo_builds_the_phantom_twin_within_two_percent_of_ground_truth(tmp_path, capsys):
-    assert main(["demo", "--output", str(tmp_path)]) == 0
-    capsys.readouterr()
+def test_demo_builds_the_phantom_twin_within_two_percent_of_ground_truth(demo_run):
+    tmp_path, _ = demo_run
     summary = json.loads((tmp_path / "twin" / "summary.json").read_text())
     facts = json.loads((repository_data_dir() / "sample_case" / "facts.json").read_text())
     rows = {row["name"]: row for row in summary["structures"]}
@@ -42,3 +54,21 @@ def test_demo_builds_the_phantom_twin_within_two_percent_of_ground_truth(tmp_pat
         assert abs(row["volume_ml"] / truth - 1) < 0.02, name
     assert rows["liver"]["tet_nodes"] >= 2000 and rows["spine"]["tet_nodes"] == 0
     assert (tmp_path / "twin" / "twin.glb").is_file()
+
+
+def test_demo_saves_a_case_with_the_sample_plan(demo_run):
+    from surgiplan.case.case_file import load_case
+    from surgiplan.plan.trajectory import analyse_trajectory
+
+    tmp_path, _ = demo_run
+    case = load_case(tmp_path / "sample.surgiplan")
+    facts = json.loads((repository_data_dir() / "sample_case" / "facts.json").read_text())
+    needle = case.plan.instruments["needle-1"]
+    np.testing.assert_allclose(needle.target_lps_mm, facts["tumour"]["centre_lps_mm"])
+    trajectory = analyse_trajectory(case.twin, needle.entry_lps_mm, needle.target_lps_mm)
+    crossed = {c.structure for c in trajectory.crossings}
+    assert "tumour" in crossed and not crossed & {"portal_vein", "hepatic_veins", "ribs",
+                                                    "aorta", "vena_cava"}
+    assert list(case.plan.incisions) == ["subcostal-1"]
+    markups = json.loads((tmp_path / "plan.mrk.json").read_text())
+    assert {m["type"] for m in markups["markups"]} == {"Curve", "Line"}

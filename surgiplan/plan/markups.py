@@ -38,7 +38,7 @@ MARKUPS_SCHEMA_URL = ("https://raw.githubusercontent.com/slicer/slicer/main/Modu
 _ORIENTATION_LPS = [-1.0, -0.0, -0.0, -0.0, -1.0, -0.0, 0.0, 0.0, 1.0]
 _COLOURS = {"Curve": [1.0, 0.35, 0.3], "Line": [1.0, 0.85, 0.2], "Fiducial": [0.3, 0.8, 1.0]}
 
-Trajectory = tuple[str, Sequence[float], Sequence[float]]
+TrajectoryLine = tuple[str, Sequence[float], Sequence[float]]
 """(id, entry_lps_mm, target_lps_mm) of a straight instrument path."""
 
 
@@ -83,7 +83,7 @@ def incision_markup(incision: IncisionPath) -> dict:
     return _markup("Curve", incision.incision_id, points, _length(incision.length_mm))
 
 
-def trajectory_markup(trajectory: Trajectory) -> dict:
+def trajectory_markup(trajectory: TrajectoryLine) -> dict:
     """A ``Line`` markup from entry to target."""
     item_id, entry, target = _trajectory(trajectory)
     points = [_control_point("1", entry, "entry"), _control_point("2", target, "target")]
@@ -97,7 +97,7 @@ def landmarks_markup(landmarks: Iterable[Landmark], name: str = "landmarks") -> 
     return _markup("Fiducial", name, points, [])
 
 
-def _trajectory(trajectory: Trajectory) -> tuple[str, Point, Point]:
+def _trajectory(trajectory: TrajectoryLine) -> tuple[str, Point, Point]:
     try:
         item_id, entry, target = trajectory
     except (TypeError, ValueError):
@@ -109,7 +109,7 @@ def _trajectory(trajectory: Trajectory) -> tuple[str, Point, Point]:
 
 
 def markups_document(*, incisions: Iterable[IncisionPath] = (),
-                     trajectories: Iterable[Trajectory] = (),
+                     trajectories: Iterable[TrajectoryLine] = (),
                      landmarks: Iterable[Landmark] = ()) -> dict[str, Any]:
     """The markups JSON document (``{"@schema": ..., "markups": [...]}``) for the items.
 
@@ -137,7 +137,7 @@ def _write(path: Path, document: dict) -> Path:
 
 
 def write_markups(path: str | os.PathLike[str], *, incisions: Iterable[IncisionPath] = (),
-                  trajectories: Iterable[Trajectory] = (),
+                  trajectories: Iterable[TrajectoryLine] = (),
                   landmarks: Iterable[Landmark] = ()) -> Path:
     """Write the items as one Slicer markups file (``.mrk.json``), atomically.
 
@@ -164,7 +164,7 @@ def write_markups(path: str | os.PathLike[str], *, incisions: Iterable[IncisionP
 
 def write_markups_files(folder: str | os.PathLike[str], *,
                         incisions: Iterable[IncisionPath] = (),
-                        trajectories: Iterable[Trajectory] = (),
+                        trajectories: Iterable[TrajectoryLine] = (),
                         landmarks: Iterable[Landmark] = ()) -> tuple[Path, ...]:
     """Write one markups file per incision and trajectory, plus ``landmarks.mrk.json``.
 

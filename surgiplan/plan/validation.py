@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 PROBLEM_CODES = ("unknown_instrument", "entry_not_on_skin", "no_skin_surface",
                  "target_outside_volume", "too_short")
+BOUNDS_TOLERANCE_MM = 1e-6
+"""Round-off allowed when mapping a point to voxel indices and back (mm)."""
 LENGTH_SLACK_MM = 1e-6
 """Round-off allowed when comparing the insertion depth with the working length."""
 
@@ -130,7 +132,7 @@ def _entry_problems(placement: InstrumentPlacement, twin: PatientTwin, skin: str
 def _target_problems(placement: InstrumentPlacement, bounds: VolumeBounds) -> list[PlanProblem]:
     target = placement.target_lps_mm or tuple(placement.tip_lps_mm)
     outside_mm = float(bounds.distance_outside_mm(target)[0])
-    if outside_mm <= 0.0:
+    if outside_mm <= BOUNDS_TOLERANCE_MM:
         return []
     what = "Target point" if placement.target_lps_mm is not None else "Instrument tip"
     return [PlanProblem(placement.id, "target_outside_volume",

@@ -51,12 +51,17 @@ class SeedRequest:
 
 @dataclass(frozen=True)
 class SegmentationRecipe:
-    """What to segment: preset names, seeds, and an imported label map file."""
+    """What to segment: preset names, seeds, and an imported label map file.
+
+    ``label_names`` names the label file's ids (else TotalSegmentator names are used);
+    ``keep`` restricts the result to the listed structures (e.g. a few organs of a full map).
+    """
 
     presets: tuple[str, ...] = ()
     seeds: tuple[SeedRequest, ...] = ()
     labels_path: Path | None = None
     label_names: dict[int, str] | None = None
+    keep: tuple[str, ...] | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -140,6 +145,8 @@ def run_recipe(volume: Volume, recipe: SegmentationRecipe, *,
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise InputError(f"two structures are named {duplicate!r}: give seeds distinct names")
+    if recipe.keep is not None:
+        found = [(info, region) for info, region in found if info.name in recipe.keep]
     for info, region in sorted(found, key=lambda item: -item[1].voxel_count):
         if region.is_empty:
             segmentation.notes.append(f"{info.name}: nothing found, left out")

@@ -118,3 +118,16 @@ def test_mismatched_instrument_is_a_caller_error(catalogue, body):
     placement = place_along_path("n", catalogue["drill"], (0, 100, 0), (0, 20, 0))
     with pytest.raises(InputError, match="holds 'drill'"):
         validate_placement(placement, catalogue["scalpel"], body)
+
+
+def test_inside_target_with_a_fractional_affine_is_not_outside_by_round_off():
+    affine = np.diag([1.5, 1.5, 3.0, 1.0])
+    affine[:3, 3] = (-191.25, -191.25, -96.0)
+    bounds = VolumeBounds(affine, (64, 256, 256))
+    twin = sphere_twin({"skin": ((0.0, 0.0, 0.0), 100.0)})
+    for target in ([-82.0, -32.0, 18.0], [-115.615, -79.437, 17.273]):
+        placement = place_along_path("n", load_catalogue().get("biopsy_needle_18g"),
+                                     [-120.0, -32.0, 18.0], target)
+        codes = {p.code for p in validate_placement(placement, load_catalogue(), twin,
+                                                    volume=bounds)}
+        assert "target_outside_volume" not in codes
