@@ -1,0 +1,1 @@
+"""Complication rules: a registry of literature-based checks over a simulated plan."""

@@ -1,0 +1,1 @@
+"""Simulation: collision between instruments and anatomy, soft-tissue deformation (FEM)."""
