@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from surgiplan.cli_common import add_recipe_arguments, check_writable, load_source, recipe_from_args
-from surgiplan.cli_output import ProgressBar, twin_table
+from surgiplan.cli_output import ProgressBar, incision_line, trajectory_line, twin_table
 from surgiplan.errors import InputError
 
 
@@ -81,14 +81,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                                     ("incisions", "instruments", "landmarks", "measurements")})
     save_case(case, args.case)
     for item_id, path in check.incisions.items():
-        print(f"incision {item_id}: {path.length_mm:.1f} mm on {path.structure}, "
-              f"depth {path.depth_mm:.1f} mm")
+        print(incision_line(item_id, path))
     for item_id, trajectory in check.trajectories.items():
-        crossed = ", ".join(f"{c.structure} {c.enter_mm:.1f}-{c.leave_mm:.1f} mm"
-                            for c in trajectory.crossings)
-        print(f"instrument {item_id}: path {trajectory.length_mm:.1f} mm, "
-              f"{_angle_text(trajectory.angle_to_skin_normal_deg)} to the skin normal; "
-              f"crosses {crossed or 'nothing'}")
+        print(trajectory_line(item_id, trajectory))
     print(f"plan applied and saved: {args.case}")
     return 0
 
@@ -114,6 +109,3 @@ def add_case_commands(commands) -> None:
                       help="add the file's incisions, instruments, landmarks, measurements")
     plan.set_defaults(run=_cmd_plan)
 
-
-def _angle_text(angle_deg: float | None) -> str:
-    return "unknown angle" if angle_deg is None else f"{angle_deg:.0f} deg"

@@ -91,6 +91,22 @@ def twin_table(twin) -> str:
     return "\n".join(_row(r, widths) for r in [header, *rows])
 
 
+def trajectory_line(item_id: str, trajectory) -> str:
+    """One sentence on a planned instrument path: length, entry angle, structures crossed."""
+    crossed = ", ".join(f"{c.structure} {c.enter_mm:.1f}-{c.leave_mm:.1f} mm"
+                        for c in trajectory.crossings)
+    angle = trajectory.angle_to_skin_normal_deg
+    angle_text = "unknown angle" if angle is None else f"{angle:.0f} deg"
+    return (f"instrument {item_id}: path {trajectory.length_mm:.1f} mm, {angle_text} to the "
+            f"skin normal; crosses {crossed or 'nothing'}")
+
+
+def incision_line(item_id: str, path) -> str:
+    """One sentence on a traced incision."""
+    return (f"incision {item_id}: {path.length_mm:.1f} mm on the {path.structure}, "
+            f"depth {path.depth_mm:.1f} mm")
+
+
 class ProgressBar:
     """A one-line text progress bar on a terminal; silent when the stream is not a terminal."""
 

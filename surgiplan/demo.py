@@ -103,6 +103,7 @@ def _demo_case(volume, case_dir: Path, facts: dict, output: Path,
 
 
 def _demo_plan(case, facts: dict, output: Path) -> None:
+    from surgiplan.cli_output import incision_line, trajectory_line
     from surgiplan.plan.apply import apply_plan_items
     from surgiplan.plan.catalogue import load_catalogue
     from surgiplan.plan.commands import UndoStack
@@ -116,15 +117,9 @@ def _demo_plan(case, facts: dict, output: Path) -> None:
     case.provenance.add_step("plan", source="surgiplan.plan.sample",
                              incisions=len(items.incisions), instruments=len(items.instruments))
     for item_id, trajectory in check.trajectories.items():
-        crossed = ", ".join(f"{c.structure} {c.enter_mm:.0f}-{c.leave_mm:.0f} mm"
-                            for c in trajectory.crossings)
-        print(f"plan: {item_id} ({case.plan.instruments[item_id].instrument}) "
-              f"{trajectory.length_mm:.1f} mm to the tumour centre, "
-              f"{_angle_text(trajectory.angle_to_skin_normal_deg)} to the skin normal; "
-              f"crosses {crossed}")
+        print(f"plan: {trajectory_line(item_id, trajectory)}")
     for item_id, path in check.incisions.items():
-        print(f"plan: {item_id} {path.length_mm:.1f} mm long on the {path.structure}, "
-              f"{path.depth_mm:.0f} mm deep")
+        print(f"plan: {incision_line(item_id, path)}")
     markups = write_markups(output / "plan.mrk.json", incisions=check.incisions.values(),
                             trajectories=trajectories_from_plan(case.plan))
     print(f"3D Slicer markups: {markups}")
@@ -152,6 +147,3 @@ def _twin_report(twin, facts: dict) -> str:
         )
     return "\n".join(lines)
 
-
-def _angle_text(angle_deg: float | None) -> str:
-    return "unknown angle" if angle_deg is None else f"{angle_deg:.0f} deg"
