@@ -1,0 +1,54 @@
+"""Words for complication messages: numbers, structure and instrument names, consequences."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from surgiplan.plan.catalogue import Instrument
+
+CONSEQUENCES = {
+    "vessel": "haemorrhage",
+    "nerve": "nerve injury",
+    "bowel": "perforation",
+    "stomach": "perforation",
+    "bladder": "perforation",
+    "gallbladder": "bile leak",
+    "lung": "pneumothorax",
+    "brain": "neurological injury",
+    "heart": "cardiac injury",
+    "bone": "a blocked path",
+}
+"""What going wrong near a structure of this tissue leads to; other tissues: organ injury."""
+
+
+def number(value: float) -> str:
+    """``value`` with at most 2 decimals and no trailing zeros: 1.8, 3, 0.25, -2.1."""
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def structure_name(name: str) -> str:
+    """``"portal_vein"`` -> ``"the portal vein"``."""
+    return "the " + name.replace("_", " ").strip()
+
+
+def instrument_noun(instrument: Instrument | None) -> str:
+    """Capitalised category of the instrument (``"Needle"``), ``"Instrument"`` if unknown."""
+    if instrument is None:
+        return "Instrument"
+    return instrument.category.capitalize()
+
+
+def consequence(tissue: str | None) -> str:
+    """The risk of harming a structure of ``tissue`` (``"haemorrhage"``)."""
+    if tissue is None:
+        return "injury"
+    return CONSEQUENCES.get(tissue, "organ injury")
+
+
+def duration(seconds: float) -> str:
+    """``930`` -> ``"15.5 min"``; under a minute: ``"42 s"``."""
+    if seconds < 60.0:
+        return f"{number(seconds)} s"
+    return f"{number(seconds / 60.0)} min"
