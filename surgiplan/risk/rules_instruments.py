@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from surgiplan.risk.context import InstrumentFindings, RiskContext
 
 END_TOLERANCE_MM = 1e-6
+ADJACENT_TOLERANCE_MM = 2.0
+"""Gap allowed between leaving an organ and entering the target structure carved out of it."""
 """A crossing left within this of the path's end holds the target."""
 
 
@@ -46,11 +48,22 @@ def _crossing_critical(findings: InstrumentFindings, name: str) -> bool:
 
 
 def _holds_target(context: RiskContext, findings: InstrumentFindings, name: str) -> bool:
-    """Whether structure ``name`` contains the instrument's target point."""
+    """Whether structure ``name`` contains the instrument's target point.
+
+    A label map gives each voxel one label, so a tumour is carved out of its liver: the path
+    then leaves the liver where it enters the tumour. An organ the path leaves straight into
+    the target structure (within ADJACENT_TOLERANCE_MM: the two surfaces are smoothed apart)
+    holds the target too.
+    """
     trajectory = findings.trajectory
     if trajectory is not None:
         end = trajectory.length_mm - END_TOLERANCE_MM
-        return any(c.leave_mm >= end for c in trajectory.crossed(name))
+        if any(c.leave_mm >= end for c in trajectory.crossed(name)):
+            return True
+        target_starts = [c.enter_mm for c in trajectory.crossed(findings.target_structure or "")
+                         if c.leave_mm >= end]
+        return any(abs(c.leave_mm - start) <= ADJACENT_TOLERANCE_MM
+                   for c in trajectory.crossed(name) for start in target_starts)
     if context.twin is None or name not in context.twin.structures:
         return False
     from surgiplan.plan.trajectory import TRIMESH

@@ -245,3 +245,16 @@ def test_no_findings_no_complications():
     placement = needle((0, 0, 0), (0, 0, 50))
     assert evaluate_all(context(findings(placement))) == []
     assert only(evaluate_all(context()), "critical_breach") == []
+
+
+@pytest.mark.parametrize("gap_mm,breach", [(0.3, False), (1.9, False), (2.5, True)])
+def test_a_tumour_carved_out_of_its_liver_is_held_by_it(body, gap_mm, breach):
+    """Label maps carve the tumour out of the liver: the path leaves the liver where it enters
+    the tumour (two separately smoothed surfaces, so within a small gap)."""
+    entry, target = (0.0, 100.0, 0.0), (0.0, 40.0, 0.0)
+    trajectory = straight_trajectory(entry, target, [
+        ("skin", 0.0, 60.0, False), ("liver", 20.0, 45.0, False),
+        ("tumour", 45.0 + gap_mm, 60.0, False)])
+    stub = findings(needle(entry, target), target_structure="tumour", trajectory=trajectory)
+    found = _run("critical_breach", context(stub, twin=body))
+    assert [c.structures for c in found] == ([("liver",)] if breach else [])
