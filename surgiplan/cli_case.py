@@ -88,6 +88,32 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from surgiplan.case.case_file import load_case
+    from surgiplan.risk import complications_json
+    from surgiplan.simulation.plan_check import check_case
+
+    case = load_case(args.case)
+    result = check_case(case, progress=ProgressBar())
+    if args.json:
+        json.dump(complications_json(result.complications), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(complications_text(result.complications))
+    return result.exit_code
+
+
+def complications_text(complications) -> str:
+    """One line per complication, critical first; a clear line when there is none."""
+    if not complications:
+        return "no complications flagged"
+    lines = []
+    for c in complications:
+        where = f" [{c.item_id}]" if c.item_id else ""
+        lines.append(f"{c.severity.label.upper():<8} {c.rule}{where}: {c.message}")
+    return "\n".join(lines)
+
+
 def add_case_commands(commands) -> None:
     """Register ``case`` (create, info) and ``plan`` on the top-level subparsers."""
     case = commands.add_parser("case", help="create or inspect a .surgiplan case file")
@@ -108,4 +134,9 @@ def add_case_commands(commands) -> None:
     plan.add_argument("--apply", metavar="PLAN.json",
                       help="add the file's incisions, instruments, landmarks, measurements")
     plan.set_defaults(run=_cmd_plan)
+    check = commands.add_parser(
+        "check", help="simulate the plan and flag likely complications (exit 1 if critical)")
+    check.add_argument("case", help="case file (.surgiplan)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(run=_cmd_check)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,8 @@ def _demo_plan(case, facts: dict, output: Path) -> None:
 
     catalogue = load_catalogue()
     items = sample_plan(case.twin, catalogue, facts["tumour"]["centre_lps_mm"])
+    items = replace(items, instruments=items.instruments + (
+        _grazing_needle(case.twin, catalogue, facts),))
     check = apply_plan_items(UndoStack(case.plan), items, case.twin, catalogue=catalogue,
                              volume=case.volume, text="Sample plan")
     case.provenance.add_step("plan", source="surgiplan.plan.sample",
@@ -123,6 +126,41 @@ def _demo_plan(case, facts: dict, output: Path) -> None:
     markups = write_markups(output / "plan.mrk.json", incisions=check.incisions.values(),
                             trajectories=trajectories_from_plan(case.plan))
     print(f"3D Slicer markups: {markups}")
+    _demo_check(case)
+
+
+def _demo_check(case) -> None:
+    from surgiplan.cli_case import complications_text
+    from surgiplan.simulation.plan_check import check_case
+
+    result = check_case(case)
+    print("check of the sample plan:")
+    print(complications_text(result.complications))
+
+
+GRAZE_GAP_MM = 1.8
+"""How close the second sample needle's tip comes to the portal vein surface (mm)."""
+
+
+def _grazing_needle(twin, catalogue, facts: dict):
+    """A second needle to liver tissue beside the right portal branch: a safe path that ends
+    GRAZE_GAP_MM from the vein, so the check flags the margin (the sample's teaching point)."""
+    from surgiplan.plan.placement import place_along_path
+    from surgiplan.plan.sample import safe_needle_path
+
+    branch = next(s for s in facts["vessels"]["portal_vein"]["segments"]
+                  if s["name"] == "right_branch")
+    line = np.asarray(branch["centreline_lps_mm"], dtype=float)
+    middle = line[len(line) // 2]
+    tangent = line[len(line) // 2 + 1] - line[len(line) // 2 - 1]
+    tangent /= np.linalg.norm(tangent)
+    anterior = np.array([0.0, -1.0, 0.0]) - (np.array([0.0, -1.0, 0.0]) @ tangent) * tangent
+    anterior /= np.linalg.norm(anterior)
+    needle = catalogue.get("biopsy_needle_18g")
+    target = middle + (branch["radius_mm"] + needle.shaft_radius_mm + GRAZE_GAP_MM) * anterior
+    entry, target = safe_needle_path(twin, target, reach_mm=needle.working_length_mm,
+                                     target_structure="liver")
+    return place_along_path("needle-2", needle, entry, target)
 
 
 def _truth_volumes_ml(facts: dict) -> dict[str, float]:

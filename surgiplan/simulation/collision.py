@@ -1,0 +1,760 @@
+"""Instrument-anatomy collision: contacts, penetration, tip inside, proximity, instrument clashes.
+
+Everything is in patient LPS millimetres. Geometry is built once and moved, never rebuilt:
+
+- each structure's python-fcl ``BVHModel`` (OBBRSS) is the one its :class:`CollisionProxy`
+  built with the twin; :class:`CollisionWorld` wraps it in one ``fcl.CollisionObject`` with an
+  identity transform, created once;
+- each instrument's primitives (capsule, cone, box in its tip frame) become ``fcl.Capsule``,
+  ``fcl.Cone`` and ``fcl.Box`` once (:class:`InstrumentGeometry`); a query moves their collision
+  objects with ``setTransform``. (python-fcl 0.7 gives every new ``CollisionObject`` its own
+  ``shared_ptr`` control block and frees it without running the destructor, so objects created
+  per query leak a little: they are cached instead.)
+
+Broad phase: every structure's triangles are covered by about 64 balls once
+(:func:`bounding_balls`); a query bounds each part's distance to each structure from below
+with those balls and the part's bounding capsule in one numpy expression
+(:meth:`CollisionWorld.lower_bounds`), skips ``fcl.collide`` where the bound is positive and
+calls ``fcl.distance`` on parts in increasing bound order until the bound exceeds the best
+distance. (python-fcl's ``DynamicAABBTreeCollisionManager`` calls a Python callback per
+candidate pair and prunes far less for a handful of large structures; BVH-shape distance is
+slowest for far objects, which the bounds skip.) One needle against the ~200k-triangle chest
+twin: about 0.4 ms per full query (``benchmarks/bench_collision.py``).
+
+Accuracy (see ``tests/simulation/test_collision.py``):
+
+- contact or not and the contact points are exact for the proxy triangles against the analytic
+  primitives (python-fcl, libccd GJK/EPA per triangle);
+- :attr:`Contact.penetration_mm` is computed here, analytically: the depth of the deepest point
+  of the contacting part (and of the tip, when the tip is inside the structure) below the plane
+  of the contacted triangle. It is exact for a part entering a locally flat surface (a needle
+  pushed 1 or 10 mm into a 40 mm sphere: within 0.02 mm). python-fcl's own per-triangle
+  ``penetration_depth`` is kept as :attr:`Contact.fcl_depth_mm`; it is the separation of one
+  triangle from the part (for a cone tip 1 mm deep it says 0.23 mm), not the insertion depth;
+- :attr:`Contact.normal` is the outward normal of the contacted triangle (python-fcl's contact
+  normal keeps the same sign whichever object is passed first, and for a thin part crossing a
+  triangle it tilts toward the part's axis);
+- proximity distances and nearest points are exact for the proxy triangles (GJK, about 1e-6
+  mm); against the true anatomy they carry the proxy's decimation error;
+- ``inside`` casts one ray from the tip (Embree through trimesh) and reads the orientation of the
+  first triangle hit: exact for closed, outward-oriented surfaces, undefined on open ones.
+
+python-fcl 0.7 nearest points: for a BVH passed first and a capsule, cone or box second they
+are in world coordinates and in argument order; against a sphere they are in the objects'
+local frames and, with the shape first, swapped. The convention is probed once at first use
+(:func:`_points_convention`) and the points converted accordingly.
+
+Not thread-safe: a world and an instrument geometry move cached objects.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import fcl
+import numpy as np
+import trimesh
+
+from surgiplan.errors import InputError
+from surgiplan.plan.catalogue import Instrument, Primitive
+from surgiplan.plan.primitives import primitive_sdf
+
+if TYPE_CHECKING:
+    from surgiplan.twin.twin import PatientTwin
+
+INSIDE_RAY = np.array([0.5773, 0.5681, 0.5866]) / np.linalg.norm([0.5773, 0.5681, 0.5866])
+"""Direction of the inside test's ray: skewed off the voxel axes and diagonals."""
+BALLS_PER_STRUCTURE = 64
+"""Balls bounding each structure's triangles, for the lower bounds that skip fcl calls."""
+BOUND_SLACK_MM = 1e-6
+"""Taken off every lower bound, so that round-off never skips a grazing contact."""
+_COLLIDE = fcl.CollisionRequest(num_max_contacts=8, enable_contact=True)
+_DISTANCE = fcl.DistanceRequest(enable_nearest_points=True)
+
+
+def rigid_pose(pose: Any, what: str = "the pose") -> np.ndarray:
+    """A rigid (4, 4) float64 transform (tip frame -> LPS mm) or :class:`InputError`."""
+    try:
+        matrix = np.asarray(pose, dtype=np.float64)
+    except (TypeError, ValueError):
+        matrix = np.zeros(0)
+    if matrix.shape != (4, 4) or not np.isfinite(matrix).all():
+        raise InputError(f"{what} must be a finite 4x4 matrix (tip frame -> LPS mm)")
+    rotation = matrix[:3, :3]
+    if (np.abs(rotation.T @ rotation - np.eye(3)).max() > 1e-6
+            or np.linalg.det(rotation) <= 0
+            or np.abs(matrix[3] - (0.0, 0.0, 0.0, 1.0)).max() > 1e-12):
+        raise InputError(f"{what} must be a rigid 4x4 transform (rotation and translation in mm)")
+    return matrix
+
+
+def _frame(z_axis: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """(4, 4) transform taking +z to the unit ``z_axis`` at ``origin``."""
+    transform = np.eye(4)
+    transform[:3, :3] = trimesh.geometry.align_vectors([0.0, 0.0, 1.0], z_axis)[:3, :3]
+    transform[:3, 3] = origin
+    return transform
+
+
+@dataclass(frozen=True, eq=False)
+class InstrumentPart:
+    """One primitive of an instrument as python-fcl geometry.
+
+    Attributes
+    ----------
+    primitive : Primitive
+        The analytic primitive, tip frame (mm).
+    geometry : fcl.CollisionGeometry
+        ``fcl.Capsule``, ``fcl.Cone``, ``fcl.Box`` (or ``fcl.Sphere`` for a zero-length capsule),
+        centred in its own frame as python-fcl defines it.
+    local : (4, 4) float64 ndarray
+        The fcl geometry's frame -> tip frame.
+    extent : (k, 3) float64 ndarray, pad : (k,) float64 ndarray
+        Points (tip frame) and radii whose balls bound the part (for its bounding box).
+    hull : (2, 3) float64 ndarray, hull_radius : float
+        A capsule (segment in the tip frame, radius) containing the part, for distance bounds.
+    """
+
+    primitive: Primitive
+    geometry: fcl.CollisionGeometry
+    local: np.ndarray
+    extent: np.ndarray
+    pad: np.ndarray
+    hull: np.ndarray
+    hull_radius: float
+
+    @property
+    def name(self) -> str:
+        return self.primitive.part or self.primitive.kind
+
+    @classmethod
+    def of(cls, primitive: Primitive) -> InstrumentPart:
+        """The fcl geometry of ``primitive`` and its placement in the tip frame."""
+        p = primitive.params
+        if primitive.kind == "capsule":
+            a, b = p["segment"]
+            length, r = float(np.linalg.norm(b - a)), p["radius_mm"]
+            geometry = fcl.Capsule(r, length) if length > 1e-9 else fcl.Sphere(r)
+            local = _frame((b - a) / length if length > 1e-9 else np.array([0, 0, 1.0]),
+                           (a + b) / 2)
+            return cls(primitive, geometry, local, np.stack([a, b]), np.full(2, r),
+                       np.stack([a, b]), r)
+        if primitive.kind == "cone":
+            apex, base, r = p["apex"], p["base"], p["base_radius_mm"]
+            height = float(np.linalg.norm(apex - base))
+            local = _frame((apex - base) / height, (apex + base) / 2)  # fcl: apex at +z/2
+            return cls(primitive, fcl.Cone(r, height), local, np.stack([apex, base]),
+                       np.array([0.0, r]), np.stack([apex, base]), r)
+        local = np.eye(4)
+        local[:3, :3], local[:3, 3] = p["axes"].T, p["centre"]
+        half, longest = p["half_extents_mm"], int(np.argmax(p["half_extents_mm"]))
+        signs = np.array([[i, j, k] for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)])
+        corners = p["centre"] + (signs * half) @ p["axes"]
+        reach = half[longest] * p["axes"][longest]
+        hull = np.stack([p["centre"] - reach, p["centre"] + reach])
+        radius = float(np.sqrt((half**2).sum() - half[longest] ** 2))
+        return cls(primitive, fcl.Box(*(2.0 * half)), local, corners, np.zeros(8), hull, radius)
+
+
+class InstrumentGeometry:
+    """An instrument's primitives as python-fcl geometry, built once (:func:`instrument_geometry`).
+
+    Attributes
+    ----------
+    instrument : Instrument
+        The catalogue instrument.
+    parts : tuple of InstrumentPart
+        One per primitive, in catalogue order.
+    thinnest_mm : float
+        Smallest radius (capsule, cone base) or half thickness (box) of any part, mm.
+    reach_mm : float
+        Largest distance of any point of the instrument from its tip, mm.
+    tip_part : str
+        Name of the part holding the tip (the tip-frame origin).
+    hulls : (p, 2, 3) float64 ndarray, hull_radii : (p,) float64 ndarray
+        Each part's bounding capsule (tip frame), for distance lower bounds.
+    """
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.parts = tuple(InstrumentPart.of(p) for p in instrument.primitives)
+        self._locals = np.stack([part.local for part in self.parts])
+        self._extent = np.concatenate([part.extent for part in self.parts])
+        self._pad = np.concatenate([part.pad for part in self.parts])
+        self._starts = np.cumsum([0] + [len(part.pad) for part in self.parts[:-1]])
+        self.hulls = np.stack([part.hull for part in self.parts])
+        self.hull_radii = np.array([part.hull_radius for part in self.parts])
+        self.thinnest_mm = min(_thickness(part.primitive) for part in self.parts)
+        self.reach_mm = float((np.linalg.norm(self._extent, axis=1) + self._pad).max())
+        at_tip = [primitive_sdf(part.primitive, np.zeros((1, 3)))[0] for part in self.parts]
+        self.tip_part = self.parts[int(np.argmin(at_tip))].name
+        self._slots: dict[int, list[fcl.CollisionObject]] = {}
+
+    def collision_objects(self, pose: np.ndarray, slot: int = 0) -> list[fcl.CollisionObject]:
+        """The parts' cached collision objects moved to a rigid ``pose`` (tip frame -> LPS mm).
+
+        The geometry is not rebuilt; the same objects are returned (moved) on every call with
+        the same ``slot``: use another slot to hold a second placement of this instrument.
+        """
+        objects = self._slots.get(slot)
+        if objects is None:
+            objects = [fcl.CollisionObject(part.geometry, fcl.Transform()) for part in self.parts]
+            self._slots[slot] = objects
+        for obj, world in zip(objects, pose @ self._locals, strict=True):
+            obj.setTransform(fcl.Transform(world[:3, :3], world[:3, 3]))
+        return objects
+
+    def part_boxes(self, pose: np.ndarray) -> np.ndarray:
+        """(p, 2, 3) min and max corners of each part's bounding box in LPS mm at ``pose``."""
+        points = self._extent @ pose[:3, :3].T + pose[:3, 3]
+        low = np.minimum.reduceat(points - self._pad[:, None], self._starts, axis=0)
+        high = np.maximum.reduceat(points + self._pad[:, None], self._starts, axis=0)
+        return np.stack([low, high], axis=1)
+
+
+def _thickness(primitive: Primitive) -> float:
+    p = primitive.params
+    if primitive.kind == "capsule":
+        return float(p["radius_mm"])
+    if primitive.kind == "cone":
+        return float(p["base_radius_mm"])
+    return float(np.min(p["half_extents_mm"]))
+
+
+_GEOMETRIES: weakref.WeakKeyDictionary[Instrument, InstrumentGeometry] = (
+    weakref.WeakKeyDictionary())
+
+
+def instrument_geometry(instrument: Instrument | InstrumentGeometry) -> InstrumentGeometry:
+    """The :class:`InstrumentGeometry` of ``instrument``, built on first use and kept with it."""
+    if isinstance(instrument, InstrumentGeometry):
+        return instrument
+    if not isinstance(instrument, Instrument):
+        raise InputError(f"expected a catalogue Instrument, got {type(instrument).__name__}")
+    geometry = _GEOMETRIES.get(instrument)
+    if geometry is None:
+        geometry = _GEOMETRIES[instrument] = InstrumentGeometry(instrument)
+    return geometry
+
+
+def support_depth(primitive: Primitive, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Depth (mm, >= 0) of a primitive's deepest point below each plane (point, normal).
+
+    Parameters
+    ----------
+    primitive : Primitive
+        The primitive, in the frame of the planes.
+    points, normals : (k, 3) float arrays
+        A point on each plane and its unit outward normal.
+
+    Returns
+    -------
+    (k,) float64 ndarray
+        ``max(0, point . n - min over the primitive of x . n)``.
+    """
+    p, n = primitive.params, normals
+    if primitive.kind == "capsule":
+        lowest = (p["segment"] @ n.T).min(axis=0) - p["radius_mm"]
+    elif primitive.kind == "cone":
+        axis = (p["base"] - p["apex"]) / np.linalg.norm(p["base"] - p["apex"])
+        slope = np.sqrt(np.maximum(0.0, 1.0 - (n @ axis) ** 2))
+        lowest = np.minimum(n @ p["apex"], n @ p["base"] - p["base_radius_mm"] * slope)
+    else:
+        lowest = n @ p["centre"] - np.abs(n @ p["axes"].T) @ p["half_extents_mm"]
+    return np.maximum(0.0, np.einsum("ij,ij->i", points, n) - lowest)
+
+
+@functools.cache
+def _points_convention(first_is_mesh: bool) -> tuple[bool, bool]:
+    """(swapped, local) of ``fcl.distance`` nearest points for a (BVH or box, box) pair.
+
+    Probed once: a 2 mm cube at the origin (a BVH or an ``fcl.Box``) against a 2 mm box turned
+    45 degrees about z at x = 10, whose nearest world point has x = 10 - sqrt(2).
+    """
+    cube = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
+    if first_is_mesh:
+        geometry = fcl.BVHModel()
+        geometry.beginModel(len(cube.faces), len(cube.vertices))
+        geometry.addSubModel(cube.vertices, cube.faces)
+        geometry.endModel()
+    else:
+        geometry = fcl.Box(2.0, 2.0, 2.0)
+    turn = trimesh.transformations.rotation_matrix(np.pi / 4, [0, 0, 1])[:3, :3]
+    first = fcl.CollisionObject(geometry, fcl.Transform())
+    second = fcl.CollisionObject(fcl.Box(2.0, 2.0, 2.0), fcl.Transform(turn, [10.0, 0, 0]))
+    result = fcl.DistanceResult()
+    fcl.distance(first, second, _DISTANCE, result)
+    p0, p1 = (np.asarray(p, dtype=float) for p in result.nearest_points)
+    swapped = bool(abs(p0[0] - 1.0) > 1e-6)  # the cube's own nearest point has x = 1
+    return swapped, bool(abs((p0 if swapped else p1)[0] - (10.0 - np.sqrt(2.0))) > 1e-6)
+
+
+def nearest_points(result: fcl.DistanceResult, second: fcl.CollisionObject, *,
+                   first_is_mesh: bool) -> tuple[np.ndarray, np.ndarray]:
+    """World (LPS mm) nearest points (on the first, on the second) of an ``fcl.distance``.
+
+    The first object must have an identity transform (world structures do).
+    """
+    swapped, local = _points_convention(first_is_mesh)
+    p0, p1 = (np.asarray(p, dtype=np.float64) for p in result.nearest_points)
+    if swapped:
+        p0, p1 = p1, p0
+    if local:
+        p1 = second.getRotation() @ p1 + second.getTranslation()
+    return p0, p1
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One contact between an instrument part and a structure's surface.
+
+    Attributes
+    ----------
+    structure : str
+        Structure touched.
+    part : str
+        Instrument part (``"tip"``, ``"shaft"``...).
+    penetration_mm : float
+        Depth of the part's deepest point (or of the tip, when the tip is inside the structure)
+        below the contacted triangle's plane, mm (see the module docstring).
+    point_lps_mm : (3,) float64 ndarray
+        Contact point on the structure's surface, LPS mm.
+    normal : (3,) float64 ndarray
+        Outward unit normal of the contacted triangle (pushes the instrument out).
+    triangle : int
+        Index of the contacted proxy triangle.
+    fcl_depth_mm : float
+        python-fcl's per-triangle penetration depth, mm.
+    """
+
+    structure: str
+    part: str
+    penetration_mm: float
+    point_lps_mm: np.ndarray
+    normal: np.ndarray
+    triangle: int
+    fcl_depth_mm: float
+
+
+@dataclass(frozen=True)
+class Proximity:
+    """Clearance between the instrument and one structure.
+
+    Attributes
+    ----------
+    distance_mm : float
+        Minimum distance between the instrument and the structure's surface, mm; 0 when they
+        touch or the tip is inside the structure.
+    point_on_instrument_lps_mm, point_on_structure_lps_mm : (3,) float64 ndarray
+        The closest points, LPS mm (both the deepest contact point in contact; both the tip
+        when the tip is inside without touching the surface).
+    part : str
+        Instrument part the distance is measured from.
+    """
+
+    distance_mm: float
+    point_on_instrument_lps_mm: np.ndarray
+    point_on_structure_lps_mm: np.ndarray
+    part: str
+
+
+@dataclass(frozen=True)
+class CollisionReport:
+    """Instrument against the world at one pose.
+
+    Attributes
+    ----------
+    contacts : list of Contact
+        Every contact found (at most ``max_contacts`` per part and structure).
+    inside : dict of str to bool
+        Whether the instrument's tip lies inside each queried structure.
+    proximity : dict of str to Proximity
+        Clearance to every queried critical structure.
+    """
+
+    contacts: list[Contact] = field(default_factory=list)
+    inside: dict[str, bool] = field(default_factory=dict)
+    proximity: dict[str, Proximity] = field(default_factory=dict)
+
+    @property
+    def touched(self) -> list[str]:
+        """Structures in contact, in order of first contact."""
+        return list(dict.fromkeys(c.structure for c in self.contacts))
+
+    def penetration_mm(self, structure: str) -> float:
+        """Deepest penetration into ``structure`` (0 without contact), mm."""
+        return max((c.penetration_mm for c in self.contacts if c.structure == structure),
+                   default=0.0)
+
+
+@dataclass(eq=False)
+class WorldStructure:
+    """One structure of a :class:`CollisionWorld`: its shared BVH and ray scene, built once.
+
+    Attributes
+    ----------
+    name : str
+        Structure name.
+    critical : bool
+        Whether queries report the instrument's clearance to it.
+    bvh : fcl.BVHModel
+        The collision proxy's BVH (the same object, not a copy).
+    vertices : (n, 3) float64 ndarray, faces : (m, 3) int64 ndarray
+        The proxy surface, LPS mm.
+    obj : fcl.CollisionObject
+        ``bvh`` with an identity transform.
+    box : (2, 3) float64 ndarray
+        Axis-aligned bounds (min, max), LPS mm.
+    face_normals : (m, 3) float64 ndarray
+        Unit outward triangle normals.
+    mesh : trimesh.Trimesh
+        The proxy with its ray scene (Embree when installed) built at construction.
+    balls : ((k, 3), (k,)) float64 ndarrays
+        Centres and radii of balls that together contain every triangle (distance bounds).
+    """
+
+    name: str
+    critical: bool
+    bvh: fcl.BVHModel
+    vertices: np.ndarray
+    faces: np.ndarray
+    obj: fcl.CollisionObject = field(init=False)
+    box: np.ndarray = field(init=False)
+    face_normals: np.ndarray = field(init=False)
+    mesh: trimesh.Trimesh = field(init=False)
+    balls: tuple[np.ndarray, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.obj = fcl.CollisionObject(self.bvh, fcl.Transform())
+        self.box = np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
+        corners = self.vertices[self.faces]
+        normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        lengths = np.linalg.norm(normals, axis=1, keepdims=True)
+        self.face_normals = normals / np.where(lengths > 0, lengths, 1.0)
+        self.mesh = trimesh.Trimesh(self.vertices, self.faces, process=False)
+        self.mesh.ray.intersects_first(self.box[:1] - 1.0, INSIDE_RAY[None])  # build the scene
+        self.balls = bounding_balls(corners, BALLS_PER_STRUCTURE)
+
+    def contains(self, point: np.ndarray) -> bool:
+        """Whether ``point`` (3,) LPS mm lies inside the closed proxy (first ray hit's side)."""
+        point = np.asarray(point, dtype=np.float64).reshape(3)
+        if not ((point >= self.box[0]).all() and (point <= self.box[1]).all()):
+            return False
+        hit = self.mesh.ray.intersects_first(point[None], INSIDE_RAY[None])[0]
+        return bool(hit >= 0 and self.face_normals[hit] @ INSIDE_RAY > 0.0)
+
+    def first_crossing(self, start: np.ndarray, end: np.ndarray) -> tuple[float, int] | None:
+        """First crossing (fraction of ``start`` -> ``end``, triangle) of the segment, or None."""
+        step = end - start
+        length = float(np.linalg.norm(step))
+        if length < 1e-9:
+            return None
+        unit = step / length
+        hit = int(self.mesh.ray.intersects_first(start[None], unit[None])[0])
+        if hit < 0:
+            return None
+        normal = self.face_normals[hit]
+        along = float(unit @ normal)
+        t = float((self.vertices[self.faces[hit, 0]] - start) @ normal / along) if along else 0.0
+        return (max(t, 0.0) / length, hit) if t <= length else None
+
+
+def bounding_balls(corners: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """About ``count`` balls that together contain every triangle of a surface.
+
+    Triangles are grouped by their centroid on a grid of cells of side sqrt(area / count);
+    each group's ball is centred on its centroids' mean and reaches its farthest vertex.
+
+    Parameters
+    ----------
+    corners : (m, 3, 3) float array
+        Triangle corners, mm.
+    count : int
+        Wanted number of balls (the grid decides the exact number).
+
+    Returns
+    -------
+    centres : (k, 3) float64 ndarray, radii : (k,) float64 ndarray
+        mm.
+    """
+    centroids = corners.mean(axis=1)
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0],
+                                         corners[:, 2] - corners[:, 0]), axis=1).sum()
+    side = max(float(np.sqrt(area / count)), 1e-6)
+    cells = np.floor((centroids - centroids.min(axis=0)) / side).astype(np.int64)
+    _, group = np.unique(cells, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    sizes = np.bincount(group)
+    centres = np.stack([np.bincount(group, centroids[:, i]) for i in range(3)], axis=1)
+    centres /= sizes[:, None]
+    reach = np.linalg.norm(corners - centres[group][:, None], axis=2).max(axis=1)
+    radii = np.zeros(len(sizes))
+    np.maximum.at(radii, group, reach)
+    return centres, radii
+
+
+class CollisionWorld:
+    """The structures of a twin, ready for instrument queries.
+
+    One ``fcl.CollisionObject`` per structure wraps the BVH its collision proxy built with the
+    twin (shared, never rebuilt); queries only move the instrument.
+
+    Parameters
+    ----------
+    twin : PatientTwin
+        The twin; every structure's :attr:`StructureModel.collision` proxy is used.
+    structures : iterable of str, optional
+        Structures to include (default: all).
+    critical : iterable of str, optional
+        Structures whose clearance every query reports (default: those flagged critical).
+    max_contacts : int
+        Contacts kept per instrument part and structure.
+
+    Examples
+    --------
+    >>> from surgiplan.plan.catalogue import load_catalogue
+    >>> needle = load_catalogue().get("biopsy_needle_18g")
+    >>> world = CollisionWorld(twin)  # doctest: +SKIP
+    >>> report = world.query(needle, placement.pose)  # doctest: +SKIP
+    >>> report.touched, report.inside["liver"], report.proximity["aorta"]  # doctest: +SKIP
+    """
+
+    def __init__(self, twin: PatientTwin, *, structures: Iterable[str] | None = None,
+                 critical: Iterable[str] | None = None, max_contacts: int = 8) -> None:
+        names = list(twin.structures) if structures is None else list(structures)
+        models = [twin.structure(name) for name in names]
+        flagged = {m.name for m in models if m.info.critical} if critical is None else set(critical)
+        unknown = flagged - set(names)
+        if unknown:
+            raise InputError(f"critical structures {sorted(unknown)} are not in the world "
+                             f"(structures: {', '.join(names) or 'none'})")
+        if max_contacts < 1:
+            raise InputError(f"max_contacts must be at least 1, got {max_contacts}")
+        self._structures = {
+            m.name: WorldStructure(m.name, m.name in flagged, m.collision.bvh,
+                                   m.collision.vertices_lps_mm, m.collision.faces)
+            for m in models}
+        self._collide = fcl.CollisionRequest(num_max_contacts=max_contacts, enable_contact=True)
+        self._any = fcl.CollisionRequest(num_max_contacts=1, enable_contact=False)
+        entries = list(self._structures.values())
+        self._centres = np.concatenate([e.balls[0] for e in entries])
+        self._radii = np.concatenate([e.balls[1] for e in entries])
+        self._starts = np.cumsum([0] + [len(e.balls[1]) for e in entries[:-1]])
+        self._column = {e.name: i for i, e in enumerate(entries)}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._structures)
+
+    @property
+    def critical(self) -> list[str]:
+        return [s.name for s in self._structures.values() if s.critical]
+
+    @property
+    def n_triangles(self) -> int:
+        """Triangles over all structures' proxies."""
+        return int(sum(len(s.faces) for s in self._structures.values()))
+
+    def structure(self, name: str) -> WorldStructure:
+        """The world's entry for ``name`` (its fcl object, proxy arrays and ray scene)."""
+        if name not in self._structures:
+            raise InputError(f"the collision world has no structure {name!r} (structures: "
+                             f"{', '.join(self._structures) or 'none'})")
+        return self._structures[name]
+
+    def collision_object(self, name: str) -> fcl.CollisionObject:
+        """The structure's ``fcl.CollisionObject`` (identity transform), the same on every call."""
+        return self.structure(name).obj
+
+    def selected(self, structures: Iterable[str] | None) -> list[WorldStructure]:
+        """The entries of ``structures`` (all when None)."""
+        if structures is None:
+            return list(self._structures.values())
+        return [self.structure(name) for name in structures]
+
+    def query(self, instrument: Instrument | InstrumentGeometry, pose: Any, *,
+              structures: Sequence[str] | None = None) -> CollisionReport:
+        """Contacts, tip inside and clearances of an instrument at one pose.
+
+        Parameters
+        ----------
+        instrument : Instrument or InstrumentGeometry
+            The instrument (its geometry is built on first use and kept).
+        pose : (4, 4) float array
+            Rigid tip frame -> LPS mm (:attr:`InstrumentPlacement.pose`).
+        structures : sequence of str, optional
+            Structures to test (default: all in the world).
+
+        Returns
+        -------
+        CollisionReport
+            Contacts against every tested structure, ``inside`` for each, ``proximity`` for
+            each tested critical structure.
+        """
+        geometry = instrument_geometry(instrument)
+        pose = rigid_pose(pose, f"the pose of {geometry.instrument.id!r}")
+        entries = self.selected(structures)
+        objects = geometry.collision_objects(pose)
+        lower = self.lower_bounds(geometry, pose)
+        tip = pose[:3, 3]
+        inside = {entry.name: entry.contains(tip) for entry in entries}
+        contacts: list[Contact] = []
+        for entry in entries:
+            contacts += self._contacts(entry, geometry, objects, lower[:, self._column[entry.name]],
+                                       pose, inside[entry.name])
+        proximity = {entry.name: self._proximity(entry, geometry, objects,
+                                                 lower[:, self._column[entry.name]], contacts,
+                                                 inside[entry.name], tip)
+                     for entry in entries if entry.critical}
+        return CollisionReport(contacts, inside, proximity)
+
+    def lower_bounds(self, geometry: InstrumentGeometry, pose: np.ndarray) -> np.ndarray:
+        """(parts, structures) lower bounds of each part's distance to each structure, mm.
+
+        Over the structure's bounding balls (:func:`bounding_balls`), the smallest distance
+        from a ball's centre to the part's bounding capsule minus both radii; 0 where they may
+        touch. Structures in :attr:`names` order.
+        """
+        local = (self._centres - pose[:3, 3]) @ pose[:3, :3]
+        start, axis = geometry.hulls[:, 0], geometry.hulls[:, 1] - geometry.hulls[:, 0]
+        offset = local[None] - start[:, None]
+        length_sq = np.maximum(np.einsum("ij,ij->i", axis, axis), 1e-18)
+        t = np.clip((offset @ axis[:, :, None])[..., 0] / length_sq[:, None], 0.0, 1.0)
+        away = offset - t[..., None] * axis[:, None]
+        gaps = np.sqrt((away * away).sum(axis=2))
+        gaps -= geometry.hull_radii[:, None] + self._radii
+        balls = np.minimum.reduceat(gaps, self._starts, axis=1)
+        return np.maximum(balls - BOUND_SLACK_MM, 0.0)
+
+    def touching(self, geometry: InstrumentGeometry, pose: np.ndarray,
+                 entries: Sequence[WorldStructure]) -> list[str]:
+        """Names of ``entries`` the instrument touches at a rigid ``pose`` (no contact data)."""
+        objects = geometry.collision_objects(pose)
+        lower = self.lower_bounds(geometry, pose)
+        return [entry.name for entry in entries
+                if any(gap <= 0.0 and fcl.collide(entry.obj, obj, self._any, fcl.CollisionResult())
+                       for obj, gap in zip(objects, lower[:, self._column[entry.name]],
+                                           strict=True))]
+
+    def _contacts(self, entry: WorldStructure, geometry: InstrumentGeometry,
+                  objects: list[fcl.CollisionObject], lower: np.ndarray, pose: np.ndarray,
+                  tip_inside: bool) -> list[Contact]:
+        out: list[Contact] = []
+        rotation, tip = pose[:3, :3], pose[:3, 3]
+        for part, obj, gap in zip(geometry.parts, objects, lower, strict=True):
+            if gap > 0.0:
+                continue
+            result = fcl.CollisionResult()
+            if not fcl.collide(entry.obj, obj, self._collide, result):
+                continue
+            points = np.array([c.pos for c in result.contacts], dtype=np.float64)
+            triangles = np.array([c.b1 for c in result.contacts], dtype=np.int64)
+            normals = entry.face_normals[triangles]
+            depths = support_depth(part.primitive, (points - tip) @ rotation, normals @ rotation)
+            if tip_inside:
+                depths = np.maximum(depths, np.einsum("ij,ij->i", points - tip, normals))
+            out += [Contact(entry.name, part.name, float(depth), point, normal, int(triangle),
+                            float(c.penetration_depth))
+                    for c, depth, point, normal, triangle
+                    in zip(result.contacts, depths, points, normals, triangles, strict=True)]
+        return out
+
+    def _proximity(self, entry: WorldStructure, geometry: InstrumentGeometry,
+                   objects: list[fcl.CollisionObject], lower: np.ndarray,
+                   contacts: list[Contact], tip_inside: bool, tip: np.ndarray) -> Proximity:
+        touching = [c for c in contacts if c.structure == entry.name]
+        if touching:
+            deepest = max(touching, key=lambda c: c.penetration_mm)
+            point = deepest.point_lps_mm
+            return Proximity(0.0, point.copy(), point.copy(), deepest.part)
+        if tip_inside:
+            return Proximity(0.0, tip.copy(), tip.copy(), geometry.tip_part)
+        best: tuple[float, fcl.DistanceResult, int] | None = None
+        for index in np.argsort(lower):
+            if best is not None and lower[index] >= best[0]:
+                break
+            result = fcl.DistanceResult()
+            gap = fcl.distance(entry.obj, objects[index], _DISTANCE, result)
+            if best is None or gap < best[0]:
+                best = (gap, result, int(index))
+        gap, result, index = best
+        part = geometry.parts[index].name
+        if gap <= 0.0:  # touching without a reported contact (grazing)
+            return Proximity(0.0, tip.copy(), tip.copy(), part)
+        on_structure, on_instrument = nearest_points(result, objects[index], first_is_mesh=True)
+        return Proximity(float(gap), on_instrument, on_structure, part)
+
+
+@dataclass(frozen=True)
+class Clash:
+    """Clearance between two placed instruments.
+
+    Attributes
+    ----------
+    distance_mm : float
+        Minimum distance between their primitives, mm (0 when they intersect).
+    point_a_lps_mm, point_b_lps_mm : (3,) float64 ndarray
+        Closest points on instrument a and on b, LPS mm (both the contact point when they
+        intersect).
+    colliding : bool
+        Whether they intersect.
+    part_a, part_b : str
+        The parts the distance (or contact) is between.
+    penetration_mm : float
+        python-fcl's penetration depth of the deepest intersecting pair of parts (0 if none).
+    """
+
+    distance_mm: float
+    point_a_lps_mm: np.ndarray
+    point_b_lps_mm: np.ndarray
+    colliding: bool
+    part_a: str
+    part_b: str
+    penetration_mm: float = 0.0
+
+
+def instrument_clash(instrument_a: Instrument | InstrumentGeometry, pose_a: Any,
+                     instrument_b: Instrument | InstrumentGeometry, pose_b: Any) -> Clash:
+    """Distance, closest points and intersection of two placed instruments.
+
+    Parameters
+    ----------
+    instrument_a, instrument_b : Instrument or InstrumentGeometry
+        The instruments (may be the same one, at two poses).
+    pose_a, pose_b : (4, 4) float array
+        Rigid tip frame -> LPS mm of each.
+
+    Returns
+    -------
+    Clash
+        Over every pair of their primitives (python-fcl shape-shape GJK/EPA).
+    """
+    geometry_a, geometry_b = instrument_geometry(instrument_a), instrument_geometry(instrument_b)
+    objects_a = geometry_a.collision_objects(rigid_pose(pose_a, "pose_a"), slot=1)
+    objects_b = geometry_b.collision_objects(rigid_pose(pose_b, "pose_b"), slot=2)
+    deepest: tuple[float, Any, int, int] | None = None
+    nearest: tuple[float, fcl.DistanceResult, int, int] | None = None
+    for i, obj_a in enumerate(objects_a):
+        for j, obj_b in enumerate(objects_b):
+            result = fcl.CollisionResult()
+            if fcl.collide(obj_a, obj_b, _COLLIDE, result):
+                contact = max(result.contacts, key=lambda c: c.penetration_depth)
+                if deepest is None or contact.penetration_depth > deepest[0]:
+                    deepest = (float(contact.penetration_depth), contact, i, j)
+            elif deepest is None:
+                distance = fcl.DistanceResult()
+                gap = fcl.distance(obj_a, obj_b, _DISTANCE, distance)
+                if nearest is None or gap < nearest[0]:
+                    nearest = (float(gap), distance, i, j)
+    if deepest is not None:
+        depth, contact, i, j = deepest
+        point = np.asarray(contact.pos, dtype=np.float64)
+        return Clash(0.0, point, point.copy(), True, geometry_a.parts[i].name,
+                     geometry_b.parts[j].name, depth)
+    gap, result, i, j = nearest
+    point_a, point_b = nearest_points(result, objects_b[j], first_is_mesh=False)
+    return Clash(gap, point_a, point_b, False, geometry_a.parts[i].name, geometry_b.parts[j].name)

@@ -1,0 +1,209 @@
+"""Simulate a plan as placed and run the complication rules on it.
+
+For every instrument placement: the path from entry to target and the structures it crosses,
+collision at the placed pose (contacts, structures entered, clearance to every critical
+structure, BVHs built once), the ablation zone of probes; for every incision: how close the
+cut, swept down to its depth, comes to each critical structure; for every pair of
+instruments: their clearance. The numbers fill a :class:`~surgiplan.risk.RiskContext` and
+the rule registry turns them into complications.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from surgiplan.case.model import Case
+from surgiplan.plan.catalogue import Catalogue, load_catalogue
+from surgiplan.plan.incision import trace_incision
+from surgiplan.plan.model import Incision, InstrumentPlacement
+from surgiplan.plan.trajectory import Trajectory, analyse_trajectory, skin_normal
+from surgiplan.progress import ProgressCallback, report
+from surgiplan.risk import Complication, RiskContext, evaluate_all, exit_code, load_thresholds
+from surgiplan.risk.context import (
+    AblationZone,
+    ClashFindings,
+    Clearance,
+    Entry,
+    IncisionFindings,
+    InstrumentFindings,
+    VesselDistance,
+)
+from surgiplan.simulation.collision import CollisionReport, CollisionWorld, instrument_clash
+
+ABLATION_ZONE_RADII_MM = (15.0, 15.0, 20.0)
+"""Default probe zone (semi-axes, long axis along the shaft): a typical microwave zone of
+about 30 x 30 x 40 mm [mem: manufacturers' zone charts vary with power and time]."""
+ABLATION_ZONE_OFFSET_MM = 5.0
+"""The zone centre lies this far behind the tip, along the shaft (mm)."""
+INCISION_DEPTH_SAMPLES = 5
+
+
+@dataclass
+class CheckResult:
+    """A simulated plan and what the rules found.
+
+    Attributes
+    ----------
+    context : RiskContext
+        Every number the rules read.
+    complications : list of Complication
+        Critical first.
+    """
+
+    context: RiskContext
+    complications: list[Complication] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when something is critical, else 0 (the ``surgiplan check`` contract)."""
+        return exit_code(self.complications)
+
+
+def _target_structure(trajectory: Trajectory | None, twin) -> str | None:
+    """The innermost structure holding the path's end (smallest volume among those)."""
+    if trajectory is None:
+        return None
+    end = trajectory.length_mm - 1e-6
+    holding = [c.structure for c in trajectory.crossings if c.enter_mm <= end <= c.leave_mm + 1e-3]
+    holding = [name for name in holding if name in twin.structures]
+    return min(holding, key=lambda n: twin.structure(n).properties.volume_ml, default=None)
+
+
+def _entered(report: CollisionReport, trajectory: Trajectory | None) -> dict[str, Entry]:
+    entered: dict[str, Entry] = {}
+    if trajectory is not None:
+        for crossing in trajectory.crossings:
+            point = trajectory.entry_lps_mm + crossing.enter_mm * trajectory.direction
+            depth = crossing.leave_mm - crossing.enter_mm
+            previous = entered.get(crossing.structure)
+            if previous is None or depth > previous.depth_mm:
+                entered[crossing.structure] = Entry(float(depth), tuple(map(float, point)))
+    for name, inside in report.inside.items():
+        depth = report.penetration_mm(name)
+        if (inside or depth > 0) and name not in entered:
+            contact = next((c for c in report.contacts if c.structure == name), None)
+            point = contact.point_lps_mm if contact is not None else report_tip(report)
+            entered[name] = Entry(float(depth), tuple(map(float, point)))
+    return entered
+
+
+def report_tip(report: CollisionReport) -> np.ndarray:
+    """A location for an entry without a contact: the first proximity point, or the origin."""
+    for proximity in report.proximity.values():
+        return proximity.point_on_instrument_lps_mm
+    return np.zeros(3)
+
+
+def _clearances(report: CollisionReport) -> dict[str, Clearance]:
+    return {name: Clearance(float(p.distance_mm), tuple(map(float, p.point_on_instrument_lps_mm)),
+                            tuple(map(float, p.point_on_structure_lps_mm)))
+            for name, p in report.proximity.items()}
+
+
+def _ablation_zone(placement: InstrumentPlacement) -> AblationZone:
+    axis = placement.axis
+    centre = placement.tip_lps_mm - ABLATION_ZONE_OFFSET_MM * axis
+    pose = placement.pose
+    axes = (tuple(pose[:3, 0]), tuple(pose[:3, 1]), tuple(axis))
+    return AblationZone(tuple(map(float, centre)), ABLATION_ZONE_RADII_MM, axes)
+
+
+def instrument_findings(world: CollisionWorld, case: Case, placement: InstrumentPlacement,
+                        catalogue: Catalogue) -> InstrumentFindings | None:
+    """What one placed instrument does to the twin (``None`` for an unknown instrument)."""
+    if placement.instrument not in catalogue:
+        return None
+    instrument = catalogue.get(placement.instrument)
+    trajectory = None
+    if placement.entry_lps_mm is not None and placement.target_lps_mm is not None:
+        trajectory = analyse_trajectory(case.twin, placement.entry_lps_mm,
+                                        placement.target_lps_mm)
+    report = world.query(instrument, placement.pose)
+    return InstrumentFindings(
+        placement=placement, instrument=instrument,
+        target_structure=_target_structure(trajectory, case.twin), trajectory=trajectory,
+        clearances=_clearances(report), entered=_entered(report, trajectory),
+        ablation_zone=_ablation_zone(placement) if instrument.category == "probe" else None,
+    )
+
+
+def incision_findings(world: CollisionWorld, case: Case, incision: Incision
+                      ) -> IncisionFindings | None:
+    """How close the cut, swept from the surface down to its depth, comes to critical
+    structures (``None`` when the incision's structure is missing)."""
+    if incision.structure not in case.twin.structures:
+        return None
+    surface = case.twin.structure(incision.structure).surface
+    path = trace_incision(incision, surface)
+    normals = np.array([skin_normal(surface, p) for p in path.path_lps_mm])
+    fractions = np.linspace(0.0, 1.0, INCISION_DEPTH_SAMPLES)
+    samples = (path.path_lps_mm[None, :, :]
+               - fractions[:, None, None] * path.depth_mm * normals[None, :, :]).reshape(-1, 3)
+    distances = {}
+    for name in world.critical:
+        model = case.twin.structure(name)
+        best = (np.inf, samples[0])
+        for point in samples:
+            if world.structure(name).contains(point):
+                best = (0.0, point)
+                break
+            distance = model.collision.distance_to_point(point).distance_mm
+            if distance < best[0]:
+                best = (distance, point)
+        distances[name] = VesselDistance(float(best[0]), tuple(map(float, best[1])))
+    return IncisionFindings(path=path, vessel_distances=distances)
+
+
+def _clashes(findings: dict[str, InstrumentFindings]) -> list[ClashFindings]:
+    out = []
+    for a, b in combinations(findings.values(), 2):
+        clash = instrument_clash(a.instrument, a.placement.pose, b.instrument, b.placement.pose)
+        midpoint = (clash.point_a_lps_mm + clash.point_b_lps_mm) / 2.0
+        out.append(ClashFindings(a.placement.id, b.placement.id, float(clash.distance_mm),
+                                 tuple(map(float, midpoint))))
+    return out
+
+
+def simulate_plan(case: Case, *, catalogue: Catalogue | None = None,
+                  overrides: dict | None = None,
+                  progress: ProgressCallback | None = None) -> RiskContext:
+    """Fill a :class:`RiskContext` for the case's plan as placed.
+
+    Parameters
+    ----------
+    case : Case
+        Twin and plan.
+    catalogue : Catalogue, optional
+        Instrument catalogue (the shipped one by default).
+    overrides : dict, optional
+        Per-plan threshold overrides (same layout as ``data/risk_thresholds.json``).
+    """
+    catalogue = catalogue or load_catalogue()
+    world = CollisionWorld(case.twin)
+    context = RiskContext(twin=case.twin, plan=case.plan, catalogue=catalogue,
+                          thresholds=load_thresholds(overrides=overrides))
+    items = list(case.plan.instruments.values()) + list(case.plan.incisions.values())
+    for done, item in enumerate(items):
+        report(progress, done, len(items), f"Simulating {item.id}")
+        if isinstance(item, InstrumentPlacement):
+            findings = instrument_findings(world, case, item, catalogue)
+            if findings is not None:
+                context.instruments[item.id] = findings
+        else:
+            findings = incision_findings(world, case, item)
+            if findings is not None:
+                context.incisions[item.id] = findings
+    context.clashes = _clashes(context.instruments)
+    report(progress, len(items), len(items), "Simulation done")
+    return context
+
+
+def check_case(case: Case, *, catalogue: Catalogue | None = None,
+               overrides: dict | None = None,
+               progress: ProgressCallback | None = None) -> CheckResult:
+    """Simulate the case's plan and evaluate every complication rule."""
+    context = simulate_plan(case, catalogue=catalogue, overrides=overrides, progress=progress)
+    return CheckResult(context, evaluate_all(context))
