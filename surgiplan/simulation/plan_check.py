@@ -31,7 +31,8 @@ from surgiplan.risk.context import (
     InstrumentFindings,
     VesselDistance,
 )
-from surgiplan.simulation.collision import CollisionReport, CollisionWorld, instrument_clash
+from surgiplan.simulation.clash import instrument_clash
+from surgiplan.simulation.collision import CollisionReport, CollisionWorld
 
 ABLATION_ZONE_RADII_MM = (15.0, 15.0, 20.0)
 """Default probe zone (semi-axes, long axis along the shaft): a typical microwave zone of

@@ -30,9 +30,8 @@ from scipy.spatial.transform import Rotation
 from surgiplan.errors import InputError
 from surgiplan.plan.catalogue import Instrument, Primitive
 from surgiplan.plan.primitives import primitive_sdf
-from surgiplan.simulation.collision import (
-    CollisionWorld,
-    Contact,
+from surgiplan.simulation.collision import CollisionWorld, Contact
+from surgiplan.simulation.instrument_geometry import (
     InstrumentGeometry,
     instrument_geometry,
     rigid_pose,

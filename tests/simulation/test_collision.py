@@ -10,12 +10,9 @@ from surgiplan.errors import InputError
 from surgiplan.plan.catalogue import load_catalogue
 from surgiplan.plan.placement import frame_along
 from surgiplan.plan.primitives import capsule_sdf, instrument_sdf, primitive_sdf
-from surgiplan.simulation.collision import (
-    CollisionWorld,
-    instrument_clash,
-    instrument_geometry,
-    rigid_pose,
-)
+from surgiplan.simulation.clash import instrument_clash
+from surgiplan.simulation.collision import CollisionWorld
+from surgiplan.simulation.instrument_geometry import instrument_geometry, rigid_pose
 from tests.plan.twins import icosphere, mesh_structure, sphere_twin
 
 NEEDLE_R = 0.635
