@@ -201,8 +201,14 @@ def _select_components(mask: np.ndarray, preset: Preset, voxel_ml: float,
         sizes[~touching] = 0.0
     sizes[sizes < max(preset.min_component_ml, 0.0)] = 0.0
     order = np.argsort(-sizes, kind="stable")
+    kept = [int(i) for i in order[:count] if sizes[i] > 0]
+    if len(kept) <= 4:  # a few comparisons beat a lookup over the whole box
+        out = np.zeros(mask.shape, dtype=bool)
+        for label in kept:
+            out |= labels == label
+        return out
     chosen = np.zeros(n + 1, dtype=bool)
-    chosen[[int(i) for i in order[:count] if sizes[i] > 0]] = True
+    chosen[kept] = True
     return chosen[labels]
 
 

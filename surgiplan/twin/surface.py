@@ -150,7 +150,9 @@ def _checked_affine(affine_lps: np.ndarray) -> np.ndarray:
     return affine
 
 
-COARSEN_ABOVE_BUDGET = 6
+COARSEN_ABOVE_BUDGET = 3
+COARSEN_MIN_TRIANGLES = 500_000
+"""Contours smaller than this are decimated directly (fast enough, and closest to the shape)."""
 
 
 def _coarsened_contour(region: Region, options: SurfaceOptions,
@@ -164,7 +166,8 @@ def _coarsened_contour(region: Region, options: SurfaceOptions,
     factors = np.ones(3, dtype=np.int64)
     raw = _contour(_padded_image(region, factors), options.method)
     budget = options.target_triangles
-    while (budget is not None and raw.GetNumberOfCells() > COARSEN_ABOVE_BUDGET * budget
+    while (budget is not None
+           and raw.GetNumberOfCells() > max(COARSEN_ABOVE_BUDGET * budget, COARSEN_MIN_TRIANGLES)
            and factors.max() < 4):
         block_mm = spacing_kji * factors
         factors = factors * np.where(block_mm <= 1.5 * block_mm.min(), 2, 1)
