@@ -109,6 +109,15 @@ class CorotationalSolver:
         """(n, 3) current velocities, mm/s (a copy)."""
         return self._v.copy()
 
+    def prepare(self, dt: float | None = None) -> None:
+        """Factorize ahead of time (at load time) the matrix of the quasi-static solver
+        (``dt=None``) or of implicit Euler steps of length ``dt``, for the fixed nodes."""
+        alpha, beta = self.damping
+        mode = ("static",) if dt is None else ("dynamic", float(dt), alpha, beta)
+        if mode[0] == "static" and not self.model.fixed.any():
+            raise InputError("no fixed nodes: the quasi-static factor depends on the contact set")
+        self._linear_solve(mode, np.zeros(0, dtype=np.int64))
+
     def reset(self) -> None:
         """Back to rest: zero displacement, velocity and static loads (factors are kept)."""
         n = self.model.n_nodes
@@ -191,6 +200,12 @@ class CorotationalSolver:
         ``M/dt^2 + C/dt + K0`` (a linearly implicit step, as SOFA's ``EulerImplicitSolver``);
         more ``max_iterations`` iterate Newton with line search to ``tolerance``.
         ``prescribed`` and ``forces_n`` are as in :meth:`solve_static`; the state advances.
+
+        ``converged`` says whether the relative residual reached ``tolerance``. With a single
+        solve it is often False while the tissue is pushed fast (1-10 % residuals at large
+        strain); the next step starts from the true nonlinear residual of the state, so the
+        remainder is corrected over the following steps instead of accumulating
+        (physics.md section 5.2, progressive refinement).
         """
         if not (np.isfinite(dt) and dt > 0):
             raise InputError(f"time step must be > 0 s, got {dt}")
@@ -200,14 +215,17 @@ class CorotationalSolver:
         constrained[nodes] = True
         alpha, beta = self.damping
         state = self._state()
-        rotations = fa.node_rotations(self.model.geometry, state.rotations) if beta > 0 else None
+        rotations = None
+        if beta > 0 or self.warp:
+            rotations = fa.node_rotations(self.model.geometry, state.rotations)
         objective = self._objective(forces, inertia=1.0 / dt**2, mass_damping=alpha / dt,
                                     stiffness_damping=beta / dt, predicted=self._u + dt * self._v,
-                                    previous=self._u, previous_rotations=rotations)
+                                    previous=self._u,
+                                    previous_rotations=rotations if beta > 0 else None)
         solve = self._linear_solve(("dynamic", float(dt), alpha, beta), nodes)
         result = minimize(objective, objective.point(self._u, state), constrained, nodes,
                           target, solve, max_iterations=max_iterations, tolerance=tolerance,
-                          pcg_iterations=pcg_iterations, warp=self.warp)
+                          pcg_iterations=pcg_iterations, warp=self.warp, rotations=rotations)
         velocity = (result.point.displacement - self._u) / dt
         self._commit(result.point)
         self._v = velocity
@@ -270,11 +288,10 @@ class CorotationalSolver:
         area = float(model.nodal_areas_mm2[nodes].sum())
         pressure = 0.0 if len(nodes) == 0 else (
             magnitude / area / MMHG_TO_MPA if area > 0 else float("nan"))
-        strain = point.state.strain
         return FemState(
             displacement_mm=point.displacement.copy(), velocity_mm_s=self._v.copy(),
-            max_principal_strain=fa.max_principal(strain),
-            von_mises_kpa=1e3 * fa.von_mises(strain, model.shear_modulus_mpa),
+            max_principal_strain=point.state.max_principal_strain,
+            von_mises_kpa=1e3 * point.state.von_mises_mpa,
             reaction_forces_n=reactions, contact_force_vector_n=vector,
             contact_force_n=magnitude, contact_area_mm2=area, contact_pressure_mmhg=pressure,
             iterations=int(iterations), converged=bool(result.converged),

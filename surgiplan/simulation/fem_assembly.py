@@ -27,9 +27,9 @@ import scipy.sparse as sp
 
 from surgiplan.errors import InputError
 
-_ASSEMBLY_CHUNK = 16384
 _CHUNK = 8192
 _POLAR_ITERATIONS = 40
+_POLAR_TOLERANCE = 1e-7
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,39 +99,18 @@ def element_geometry(nodes_mm: np.ndarray, tets: np.ndarray) -> ElementGeometry:
                            incidence, n)
 
 
-def stiffness_matrix(geometry: ElementGeometry, lame_lambda: np.ndarray,
-                     shear: np.ndarray) -> sp.csr_matrix:
-    """Rest (small-strain) stiffness ``K0``, ``(3 n, 3 n)`` CSR in N/mm, DOF ``3 node + axis``.
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two equally shaped arrays.
 
-    Block ``(a, b)`` of a tet: ``V (lambda g_a g_b^T + mu g_b g_a^T + mu (g_a . g_b) I)``;
-    assembled in chunks of tets to bound memory.
+    einsum, not BLAS: OpenBLAS's threaded ``ddot`` takes milliseconds on a busy 2-core machine
+    for the 10^4-10^5 entries of a nodal field, 1000x longer than the loop.
     """
-    n, m = geometry.n_nodes, geometry.n_tets
-    total = sp.csr_matrix((3 * n, 3 * n))
-    eye = np.eye(3)
-    for start in range(0, m, _ASSEMBLY_CHUNK):
-        part = slice(start, min(m, start + _ASSEMBLY_CHUNK))
-        g = np.transpose(geometry.gradients[:, :, part], (2, 0, 1))
-        vol, lam, mu = (a[part, None, None, None, None] for a in (
-            geometry.volumes_mm3, lame_lambda, shear))
-        dots = np.einsum("eak,ebk->eab", g, g)[..., None, None]
-        blocks = vol * (lam * np.einsum("eai,ebj->eabij", g, g)
-                        + mu * np.einsum("eaj,ebi->eabij", g, g) + mu * dots * eye)
-        tets = geometry.tets[:, part].T
-        rows = 3 * tets[:, :, None, None, None] + np.arange(3)[None, None, None, :, None]
-        cols = 3 * tets[:, None, :, None, None] + np.arange(3)[None, None, None, None, :]
-        shape = blocks.shape
-        total = total + sp.csr_matrix((blocks.ravel(), (np.broadcast_to(rows, shape).ravel(),
-                                                        np.broadcast_to(cols, shape).ravel())),
-                                      shape=(3 * n, 3 * n))
-    total.sum_duplicates()
-    return total
+    return float(np.einsum("i,i->", a.reshape(-1), b.reshape(-1)))
 
 
-def lumped_masses(geometry: ElementGeometry, density_t_mm3: np.ndarray) -> np.ndarray:
-    """(n,) lumped nodal masses, tonne: a quarter of each tet's mass to each of its nodes."""
-    quarter = np.tile(density_t_mm3 * geometry.volumes_mm3 / 4.0, 4)
-    return geometry.scatter @ quarter
+def norm(a: np.ndarray) -> float:
+    """Euclidean norm of an array (see :func:`dot`)."""
+    return dot(a, a) ** 0.5
 
 
 def _chunks(m: int) -> list[slice]:
@@ -141,8 +120,8 @@ def _chunks(m: int) -> list[slice]:
 
 def _gradient(columns: np.ndarray, tets: np.ndarray, gradients: np.ndarray) -> np.ndarray:
     """``(3, 3, c)`` ``sum_a v_a g_a^T`` of node columns ``(3, n)`` over a block of tets."""
-    first = columns[:, tets[0]]
-    diffs = np.stack([columns[:, tets[a]] - first for a in (1, 2, 3)])
+    first = np.take(columns, tets[0], axis=1)
+    diffs = np.stack([np.take(columns, tets[a], axis=1) - first for a in (1, 2, 3)])
     return np.einsum("aim,ajm->ijm", diffs, gradients[1:])
 
 
@@ -171,13 +150,14 @@ def determinants(x: np.ndarray) -> np.ndarray:
         flat[5] * flat[6] - flat[3] * flat[8]) + flat[2] * (flat[3] * flat[7] - flat[4] * flat[6])
 
 
-def polar_rotations(f: np.ndarray, *, tolerance: float = 1e-13) -> tuple[np.ndarray, np.ndarray]:
+def polar_rotations(f: np.ndarray, *, tolerance: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Rotations of the polar decompositions ``F = R S`` of a ``(3, 3, m)`` batch.
 
     Determinant-scaled Newton (Higham) iteration ``X <- (g X + X^{-T} / g) / 2``,
     ``g = |det X|^{-1/3}``, with the inverse transpose from cofactors, run per block of
-    elements until the largest entry change is below ``tolerance`` (4-6 iterations for tissue
-    strains; about 7x faster than a batched SVD, physics.md section 0). Elements with
+    elements until the largest entry change is below ``tolerance`` (the iteration converges
+    quadratically, so the error is then about ``tolerance^2 / 2``; 3-5 iterations for tissue
+    strains, about 7x faster than a batched SVD, physics.md section 0). Elements with
     ``det F <= 0`` (inverted or flat) or that do not converge are redone by SVD with the
     reflection fixed (the singular vector of the smallest singular value flipped), so
     ``det R = +1`` always.
@@ -226,13 +206,30 @@ def _svd_rotations(f: np.ndarray) -> np.ndarray:
     return np.transpose(u @ vt, (1, 2, 0))
 
 
+def _rotated_back(rotations: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``(3, 3, c)`` products ``R^T F`` (explicit rows: faster than einsum here)."""
+    out = np.empty(f.shape)
+    for i in range(3):
+        r0, r1, r2 = rotations[0, i], rotations[1, i], rotations[2, i]
+        for j in range(3):
+            out[i, j] = r0 * f[0, j] + r1 * f[1, j] + r2 * f[2, j]
+    return out
+
+
+def _symmetric_part(s: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """``sym(S) - shift I`` of a ``(3, 3, c)`` batch."""
+    out = np.empty(s.shape)
+    for i in range(3):
+        out[i, i] = s[i, i] - shift
+        for j in range(i + 1, 3):
+            out[i, j] = 0.5 * (s[i, j] + s[j, i])
+            out[j, i] = out[i, j]
+    return out
+
+
 def corotated_strain(rotations: np.ndarray, f: np.ndarray) -> np.ndarray:
     """``(3, 3, m)`` corotated strain ``sym(R^T F) - I`` (dimensionless)."""
-    s = np.einsum("kim,kjm->ijm", rotations, f)
-    strain = 0.5 * (s + s.transpose(1, 0, 2))
-    for i in range(3):
-        strain[i, i] -= 1.0
-    return strain
+    return _symmetric_part(_rotated_back(rotations, f), 1.0)
 
 
 def linear_stress(strain: np.ndarray, lame_lambda: np.ndarray, shear: np.ndarray) -> np.ndarray:
@@ -272,11 +269,10 @@ def tangent_product(geometry: ElementGeometry, lame_lambda: np.ndarray, shear: n
     per_vertex = np.empty((3, 4, geometry.n_tets))
     for part in _chunks(geometry.n_tets):
         g = geometry.gradients[:, :, part]
-        local = np.einsum("kim,kjm->ijm", rotations[:, :, part],
-                          _gradient(columns, geometry.tets[:, part], g))
+        local = _rotated_back(rotations[:, :, part], _gradient(columns, geometry.tets[:, part], g))
         lam, mu = lame_lambda[part], shear[part]
         if strain is None:
-            stress = linear_stress(0.5 * (local + local.transpose(1, 0, 2)), lam, mu)
+            stress = linear_stress(_symmetric_part(local), lam, mu)
         else:
             stress = _consistent_stress(local, strain[:, :, part], lam, mu)
         piola = np.einsum("ikm,kjm->ijm", rotations[:, :, part], stress)
@@ -304,7 +300,7 @@ def _consistent_stress(local: np.ndarray, strain: np.ndarray, lam: np.ndarray,
     zero = np.zeros_like(w[0])
     skew = np.array([[zero, -w[2], w[1]], [w[2], zero, -w[0]], [-w[1], w[0], zero]])
     ds = local - np.einsum("ikm,kjm->ijm", skew, s)
-    stress = linear_stress(0.5 * (ds + ds.transpose(1, 0, 2)), lam, mu)
+    stress = linear_stress(_symmetric_part(ds), lam, mu)
     return stress + np.einsum("ikm,kjm->ijm", skew, linear_stress(strain, lam, mu))
 
 
@@ -313,6 +309,29 @@ def strain_energy_density(strain: np.ndarray, lame_lambda: np.ndarray,
     """(m,) corotated energy density ``mu |eps|^2 + lambda/2 tr(eps)^2`` (MPa = mJ/mm^3)."""
     trace = strain[0, 0] + strain[1, 1] + strain[2, 2]
     return shear * np.einsum("ijm,ijm->m", strain, strain) + 0.5 * lame_lambda * trace**2
+
+
+def max_principal(strain: np.ndarray) -> np.ndarray:
+    """(m,) largest eigenvalue of symmetric ``(3, 3, m)`` batches (trigonometric closed form)."""
+    q = (strain[0, 0] + strain[1, 1] + strain[2, 2]) / 3.0
+    shifted = strain.copy()
+    for i in range(3):
+        shifted[i, i] -= q
+    off = strain[0, 1] ** 2 + strain[0, 2] ** 2 + strain[1, 2] ** 2
+    diag = shifted[0, 0] ** 2 + shifted[1, 1] ** 2 + shifted[2, 2] ** 2
+    p = np.sqrt((diag + 2.0 * off) / 6.0)
+    cube = np.where(p > 0, p**3, 1.0)
+    r = np.clip(determinants(shifted) / (2.0 * cube), -1.0, 1.0)
+    return q + 2.0 * p * np.cos(np.arccos(r) / 3.0)
+
+
+def von_mises(strain: np.ndarray, shear: np.ndarray) -> np.ndarray:
+    """(m,) von Mises stress ``sqrt(3/2 s:s)`` of ``s = 2 mu dev(eps)`` (unit of ``shear``)."""
+    trace = (strain[0, 0] + strain[1, 1] + strain[2, 2]) / 3.0
+    dev = strain.copy()
+    for i in range(3):
+        dev[i, i] -= trace
+    return 2.0 * shear * np.sqrt(1.5 * np.einsum("ijm,ijm->m", dev, dev))
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,6 +350,10 @@ class ElementState:
         Corotated strain energy, mJ (N mm).
     inverted : (m,) bool ndarray
         Tets with ``det F <= 0``.
+    max_principal_strain : (m,) float64 ndarray
+        Largest eigenvalue of ``strain``.
+    von_mises_mpa : (m,) float64 ndarray
+        Von Mises stress, MPa.
     """
 
     rotations: np.ndarray
@@ -338,6 +361,8 @@ class ElementState:
     internal_forces: np.ndarray
     strain_energy_mj: float
     inverted: np.ndarray
+    max_principal_strain: np.ndarray
+    von_mises_mpa: np.ndarray
 
 
 def element_state(geometry: ElementGeometry, lame_lambda: np.ndarray, shear: np.ndarray,
@@ -347,47 +372,36 @@ def element_state(geometry: ElementGeometry, lame_lambda: np.ndarray, shear: np.
     columns = np.ascontiguousarray(displacement_mm.T)
     rotations, strain = np.empty((3, 3, m)), np.empty((3, 3, m))
     inverted, per_vertex, energy = np.empty(m, dtype=bool), np.empty((3, 4, m)), 0.0
+    principal, mises = np.empty(m), np.empty(m)
     for part in _chunks(m):
         g, lam, mu = geometry.gradients[:, :, part], lame_lambda[part], shear[part]
         f = _gradient(columns, geometry.tets[:, part], g)
         for i in range(3):
             f[i, i] += 1.0
-        r, inverted[part] = _polar_block(f, 1e-13)
+        r, inverted[part] = _polar_block(f, _POLAR_TOLERANCE)
         eps = corotated_strain(r, f)
         volumes = geometry.volumes_mm3[part]
-        energy += float(np.dot(volumes, strain_energy_density(eps, lam, mu)))
+        energy += float(np.einsum("m,m->", volumes, strain_energy_density(eps, lam, mu)))
         piola = np.einsum("ikm,kjm->ijm", r, linear_stress(eps, lam, mu)) * volumes
         per_vertex[:, :, part] = np.einsum("ijm,ajm->iam", piola, g)
         rotations[:, :, part], strain[:, :, part] = r, eps
-    return ElementState(rotations, strain, _scatter(geometry, per_vertex), energy, inverted)
+        principal[part], mises[part] = max_principal(eps), von_mises(eps, mu)
+    return ElementState(rotations, strain, _scatter(geometry, per_vertex), energy, inverted,
+                        principal, mises)
 
 
 def node_rotations(geometry: ElementGeometry, rotations: np.ndarray) -> np.ndarray:
-    """``(n, 3, 3)`` per-node rotations: polar factor of the volume-weighted mean of the
-    rotations of the tets around each node (for the rotation-warped preconditioner)."""
+    """``(n, 3, 3)`` per-node rotations for the rotation-warped preconditioner and the stiffness
+    damping: the volume-weighted mean of the rotations of the tets around each node, made a
+    proper rotation by Gram-Schmidt on its columns (SOFA's "large" frame; exact when the tets
+    around a node share one rotation)."""
     weighted = (rotations * geometry.volumes_mm3).reshape(9, -1)
-    summed = np.ascontiguousarray((geometry.incidence @ weighted.T).T).reshape(3, 3, -1)
-    return np.transpose(polar_rotations(summed)[0], (2, 0, 1))
-
-
-def max_principal(strain: np.ndarray) -> np.ndarray:
-    """(m,) largest eigenvalue of symmetric ``(3, 3, m)`` batches (closed form)."""
-    q = (strain[0, 0] + strain[1, 1] + strain[2, 2]) / 3.0
-    off = strain[0, 1] ** 2 + strain[0, 2] ** 2 + strain[1, 2] ** 2
-    diag = (strain[0, 0] - q) ** 2 + (strain[1, 1] - q) ** 2 + (strain[2, 2] - q) ** 2
-    p = np.sqrt((diag + 2.0 * off) / 6.0)
-    safe = np.where(p > 0, p, 1.0)
-    b = strain / safe
-    for i in range(3):
-        b[i, i] -= q / safe
-    r = np.clip(determinants(b) / 2.0, -1.0, 1.0)
-    return q + 2.0 * p * np.cos(np.arccos(r) / 3.0)
-
-
-def von_mises(strain: np.ndarray, shear: np.ndarray) -> np.ndarray:
-    """(m,) von Mises stress ``sqrt(3/2 s:s)`` of ``s = 2 mu dev(eps)`` (unit of ``shear``)."""
-    trace = (strain[0, 0] + strain[1, 1] + strain[2, 2]) / 3.0
-    dev = strain.copy()
-    for i in range(3):
-        dev[i, i] -= trace
-    return 2.0 * shear * np.sqrt(1.5 * np.einsum("ijm,ijm->m", dev, dev))
+    mean = np.ascontiguousarray((geometry.incidence @ weighted.T).T).reshape(3, 3, -1)
+    first = mean[:, 0] / np.sqrt(np.einsum("in,in->n", mean[:, 0], mean[:, 0]))
+    second = mean[:, 1] - np.einsum("in,in->n", first, mean[:, 1]) * first
+    second /= np.sqrt(np.einsum("in,in->n", second, second))
+    third = np.stack([first[1] * second[2] - first[2] * second[1],
+                      first[2] * second[0] - first[0] * second[2],
+                      first[0] * second[1] - first[1] * second[0]])
+    return np.ascontiguousarray(np.transpose(np.stack([first, second, third], axis=1),
+                                             (2, 0, 1)))

@@ -21,6 +21,8 @@ from surgiplan.twin.tetmesh import TetMesh
 
 _FACES = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
 
+_ASSEMBLY_CHUNK = 16384
+
 Prescribed = dict[int, np.ndarray] | tuple[np.ndarray, np.ndarray] | None
 """Prescribed displacements (mm): ``{node: (3,)}`` or ``(indices (k,), values (k, 3))``."""
 
@@ -94,12 +96,12 @@ class FemModel:
     @cached_property
     def stiffness(self) -> sp.csr_matrix:
         """(3 n, 3 n) rest stiffness ``K0``, N/mm."""
-        return fa.stiffness_matrix(self.geometry, self.lame_lambda_mpa, self.shear_modulus_mpa)
+        return stiffness_matrix(self.geometry, self.lame_lambda_mpa, self.shear_modulus_mpa)
 
     @cached_property
     def masses_t(self) -> np.ndarray:
         """(n,) lumped nodal masses, tonne."""
-        return fa.lumped_masses(self.geometry, self.materials.density_t_mm3)
+        return lumped_masses(self.geometry, self.materials.density_t_mm3)
 
     @cached_property
     def nodal_areas_mm2(self) -> np.ndarray:
@@ -111,6 +113,41 @@ class FemModel:
         """``max E * median(V)^(2/3)``, N: the force straining a typical tet by 100 %."""
         size = float(np.median(self.geometry.volumes_mm3)) ** (2.0 / 3.0)
         return float(self.materials.youngs_mpa.max()) * size
+
+
+def stiffness_matrix(geometry: fa.ElementGeometry, lame_lambda: np.ndarray,
+                     shear: np.ndarray) -> sp.csr_matrix:
+    """Rest (small-strain) stiffness ``K0``, ``(3 n, 3 n)`` CSR in N/mm, DOF ``3 node + axis``.
+
+    Block ``(a, b)`` of a tet: ``V (lambda g_a g_b^T + mu g_b g_a^T + mu (g_a . g_b) I)``;
+    assembled in chunks of tets to bound memory.
+    """
+    n, m = geometry.n_nodes, geometry.n_tets
+    total = sp.csr_matrix((3 * n, 3 * n))
+    eye = np.eye(3)
+    for start in range(0, m, _ASSEMBLY_CHUNK):
+        part = slice(start, min(m, start + _ASSEMBLY_CHUNK))
+        g = np.transpose(geometry.gradients[:, :, part], (2, 0, 1))
+        vol, lam, mu = (a[part, None, None, None, None] for a in (
+            geometry.volumes_mm3, lame_lambda, shear))
+        dots = np.einsum("eak,ebk->eab", g, g)[..., None, None]
+        blocks = vol * (lam * np.einsum("eai,ebj->eabij", g, g)
+                        + mu * np.einsum("eaj,ebi->eabij", g, g) + mu * dots * eye)
+        tets = geometry.tets[:, part].T
+        rows = 3 * tets[:, :, None, None, None] + np.arange(3)[None, None, None, :, None]
+        cols = 3 * tets[:, None, :, None, None] + np.arange(3)[None, None, None, None, :]
+        shape = blocks.shape
+        total = total + sp.csr_matrix((blocks.ravel(), (np.broadcast_to(rows, shape).ravel(),
+                                                        np.broadcast_to(cols, shape).ravel())),
+                                      shape=(3 * n, 3 * n))
+    total.sum_duplicates()
+    return total
+
+
+def lumped_masses(geometry: fa.ElementGeometry, density_t_mm3: np.ndarray) -> np.ndarray:
+    """(n,) lumped nodal masses, tonne: a quarter of each tet's mass to each of its nodes."""
+    quarter = np.tile(density_t_mm3 * geometry.volumes_mm3 / 4.0, 4)
+    return geometry.scatter @ quarter
 
 
 @dataclass(frozen=True, eq=False)

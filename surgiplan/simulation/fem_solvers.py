@@ -1,4 +1,4 @@
-"""Linear algebra of the FEM solvers: cached sparse Cholesky factors, constraints, PCG.
+"""Solver machinery: cached sparse Cholesky factors, constraints, PCG, Newton with line search.
 
 Factorization reuse. The system matrix of a mode (the rest stiffness ``K0`` for quasi-static
 solves, ``M (1/dt^2 + alpha/dt) + (1 + beta/dt) K0`` for implicit Euler) is factorized with
@@ -35,13 +35,16 @@ from cholespy import CholeskySolverD, MatrixType
 from surgiplan.simulation.fem_assembly import (
     ElementGeometry,
     ElementState,
+    dot,
     element_state,
     node_rotations,
+    norm,
     tangent_product,
 )
 
 _COLUMN_CHUNK = 96
-_MAX_CACHED_COLUMN_NODES = 512
+_COLUMN_BUDGET_BYTES = 256 * 2**20
+"""Memory for cached compliance columns (3 x 8 bytes per kept DOF and node)."""
 _MAX_BACKTRACKS = 12
 
 
@@ -98,7 +101,8 @@ class Factorization:
 
     def _compliance_columns(self, nodes: np.ndarray) -> np.ndarray:
         missing = [int(v) for v in nodes if int(v) not in self._columns]
-        if len(self._columns) + len(missing) > _MAX_CACHED_COLUMN_NODES:
+        most = max(len(nodes), _COLUMN_BUDGET_BYTES // (24 * max(len(self.dofs), 1)))
+        if len(self._columns) + len(missing) > most:
             self._columns.clear()
             missing = [int(v) for v in nodes]
         for start in range(0, len(missing), _COLUMN_CHUNK // 3):
@@ -184,7 +188,7 @@ def constrained_solve(factor: Factorization, rhs: np.ndarray, contact_nodes: np.
         rows, columns, w_factor = factor.contact_system(contact_nodes)
         reduced = factor.solve_reduced(b.reshape(-1)[factor.dofs])
         multipliers = scipy.linalg.cho_solve(w_factor, target.reshape(-1) - reduced[rows])
-        reduced += columns @ multipliers
+        reduced += np.einsum("dk,k->d", columns, multipliers)
         z = np.zeros(3 * factor.n_nodes)
         z[factor.dofs] = reduced
         z = z.reshape(-1, 3)
@@ -221,23 +225,23 @@ def pcg(apply_matrix: Callable[[np.ndarray], np.ndarray],
     if max_iterations <= 0:
         return x, 1
     r = rhs - apply_matrix(x)
-    limit = relative_tolerance * np.linalg.norm(rhs)
-    if np.linalg.norm(r) <= limit:
+    limit = relative_tolerance * norm(rhs)
+    if norm(r) <= limit:
         return x, 1
     z = precondition(r)
-    p, rz, solves = z, float(np.vdot(r, z)), 2
+    p, rz, solves = z, float(dot(r, z)), 2
     for _ in range(max_iterations):
         q = apply_matrix(p)
-        curvature = float(np.vdot(p, q))
+        curvature = float(dot(p, q))
         if not curvature > 0:
             break
         step = rz / curvature
         x, r = x + step * p, r - step * q
-        if np.linalg.norm(r) <= limit:
+        if norm(r) <= limit:
             break
         z = precondition(r)
         solves += 1
-        rz_new = float(np.vdot(r, z))
+        rz_new = float(dot(r, z))
         p, rz = z + (rz_new / rz) * p, rz_new
     return x, solves
 
@@ -288,20 +292,20 @@ class Objective:
         """Evaluate at ``displacement`` ``(n, 3)`` mm (``state`` reused when given)."""
         if state is None:
             state = element_state(self.geometry, self.lame_lambda, self.shear, displacement)
-        value = state.strain_energy_mj - float(np.vdot(self.forces, displacement))
+        value = state.strain_energy_mj - float(dot(self.forces, displacement))
         gradient = state.internal_forces - self.forces
-        scale = max(np.linalg.norm(self.forces), np.linalg.norm(state.internal_forces))
+        scale = max(norm(self.forces), norm(state.internal_forces))
         if self.inertia > 0:
             ahead, moved = displacement - self.predicted, displacement - self.previous
             dynamic = self.masses[:, None] * (self.inertia * ahead + self.mass_damping * moved)
-            value += 0.5 * float(np.vdot(self.masses[:, None] * ahead, ahead)) * self.inertia
-            value += 0.5 * float(np.vdot(self.masses[:, None] * moved, moved)) * self.mass_damping
-            if self.stiffness_damping > 0:
+            value += 0.5 * float(dot(self.masses[:, None] * ahead, ahead)) * self.inertia
+            value += 0.5 * float(dot(self.masses[:, None] * moved, moved)) * self.mass_damping
+            if self.stiffness_damping > 0 and moved.any():
                 warped = self.warped_stiffness(moved)
-                value += 0.5 * self.stiffness_damping * float(np.vdot(moved, warped))
+                value += 0.5 * self.stiffness_damping * float(dot(moved, warped))
                 dynamic = dynamic + self.stiffness_damping * warped
             gradient = gradient + dynamic
-            scale = max(scale, np.linalg.norm(dynamic))
+            scale = max(scale, norm(dynamic))
         return Point(displacement, state, value, gradient, scale)
 
     def warped_stiffness(self, field: np.ndarray) -> np.ndarray:
@@ -337,27 +341,36 @@ LinearSolve = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 def minimize(objective: Objective, point: Point, constrained: np.ndarray,
              contact_nodes: np.ndarray, contact_targets: np.ndarray, solve: LinearSolve, *,
              max_iterations: int, tolerance: float, pcg_iterations: int,
-             warp: bool) -> NewtonResult:
+             warp: bool, rotations: np.ndarray | None = None) -> NewtonResult:
     """Newton-type minimisation of ``objective`` with fixed-factor linear solves.
 
+    The residual is measured on free nodes relative to the largest of the forces of the
+    problem (``Point.scale``), the residual at the start and the force ``K0`` needs to impose
+    the contact increment: a solution of zero force (rest, a rigid motion) is still judged.
     Iteration 0 moves the contact nodes to ``contact_targets`` (mm) with one warped solve that
     also corrects the residual (the linear predictor; no line search is possible while the
     constraint moves). Every further iteration solves the rotated tangent system by PCG
     preconditioned with the warped factor (``pcg_iterations`` CG steps) and backtracks on the
     objective (Armijo), accepting a step when the objective decreases enough, or, at round-off
-    level, when the residual decreases; steps that invert more tets are rejected.
+    level, when the residual decreases; steps that invert more tets are rejected. ``rotations``
+    ``(n, 3, 3)`` are the node rotations of ``point`` when already known.
     """
     def free(gradient: np.ndarray) -> np.ndarray:
         return np.where(constrained[:, None], 0.0, gradient)
 
+    delta = contact_targets - point.displacement[contact_nodes]
+    dofs = (3 * contact_nodes[:, None] + np.arange(3)).reshape(-1)
+    imposing = (objective.stiffness[dofs].T @ delta.reshape(-1)).reshape(-1, 3)  # K0 symmetric
+    reference = max(norm(free(point.gradient)), objective.force_floor, norm(free(imposing)))
+
     def relative(p: Point) -> float:
-        return float(np.linalg.norm(free(p.gradient)) / max(p.scale, objective.force_floor))
+        return float(norm(free(p.gradient)) / max(p.scale, reference))
 
     iterations = 0
-    delta = contact_targets - point.displacement[contact_nodes]
     if delta.size and np.abs(delta).max() > 0:
-        rotations = node_rotations(objective.geometry, point.state.rotations) if warp else None
-        step = solve(-free(point.gradient), delta, rotations)
+        if warp and rotations is None:
+            rotations = node_rotations(objective.geometry, point.state.rotations)
+        step = solve(-free(point.gradient), delta, rotations if warp else None)
         point, iterations = objective.point(point.displacement + step), 1
     while relative(point) > tolerance and iterations < max_iterations:
         rotations = node_rotations(objective.geometry, point.state.rotations) if warp else None
@@ -372,7 +385,7 @@ def minimize(objective: Objective, point: Point, constrained: np.ndarray,
 
         direction, _ = pcg(apply, precondition, -free(point.gradient),
                            max_iterations=pcg_iterations, relative_tolerance=0.05)
-        if not np.vdot(direction, point.gradient) < 0:
+        if not dot(direction, point.gradient) < 0:
             direction = precondition(-free(point.gradient))
         point, accepted = _line_search(objective, point, direction, free)
         iterations += 1
@@ -384,8 +397,8 @@ def minimize(objective: Objective, point: Point, constrained: np.ndarray,
 
 def _line_search(objective: Objective, point: Point, direction: np.ndarray,
                  free: Callable[[np.ndarray], np.ndarray]) -> tuple[Point, bool]:
-    slope = float(np.vdot(point.gradient, direction))
-    norm = np.linalg.norm(free(point.gradient))
+    slope = float(dot(point.gradient, direction))
+    size = norm(free(point.gradient))
     inverted = int(point.state.inverted.sum())
     t = 1.0
     for _ in range(_MAX_BACKTRACKS):
@@ -394,7 +407,7 @@ def _line_search(objective: Objective, point: Point, direction: np.ndarray,
             if trial.value <= point.value + 1e-4 * t * slope:
                 return trial, True
             flat = abs(trial.value - point.value) <= 1e-11 * max(abs(point.value), 1e-300)
-            if flat and np.linalg.norm(free(trial.gradient)) < norm:
+            if flat and norm(free(trial.gradient)) < size:
                 return trial, True
         t *= 0.5
     return point, False
