@@ -2,7 +2,9 @@
 
 For every instrument placement: the path from entry to target and the structures it crosses,
 collision at the placed pose (contacts, structures entered, clearance to every critical
-structure, BVHs built once), the ablation zone of probes; for every incision: how close the
+structure, BVHs built once), the ablation zone of probes, and for blunt instruments
+(retractors, graspers) the tissue they indent, solved with the corotational FEM (strain,
+contact force and pressure); for every incision: how close the
 cut, swept down to its depth, comes to each critical structure; for every pair of
 instruments: their clearance. The numbers fill a :class:`~surgiplan.risk.RiskContext` and
 the rule registry turns them into complications.
@@ -29,10 +31,12 @@ from surgiplan.risk.context import (
     Entry,
     IncisionFindings,
     InstrumentFindings,
+    StrainFindings,
     VesselDistance,
 )
 from surgiplan.simulation.clash import instrument_clash
 from surgiplan.simulation.collision import CollisionReport, CollisionWorld
+from surgiplan.simulation.contact_deformation import PUSHING_CATEGORIES, deform_by_instrument
 
 ABLATION_ZONE_RADII_MM = (15.0, 15.0, 20.0)
 """Default probe zone (semi-axes, long axis along the shaft): a typical microwave zone of
@@ -123,12 +127,37 @@ def instrument_findings(world: CollisionWorld, case: Case, placement: Instrument
         trajectory = analyse_trajectory(case.twin, placement.entry_lps_mm,
                                         placement.target_lps_mm)
     report = world.query(instrument, placement.pose)
-    return InstrumentFindings(
+    findings = InstrumentFindings(
         placement=placement, instrument=instrument,
         target_structure=_target_structure(trajectory, case.twin), trajectory=trajectory,
         clearances=_clearances(report), entered=_entered(report, trajectory),
         ablation_zone=_ablation_zone(placement) if instrument.category == "probe" else None,
     )
+    return findings
+
+
+def _deformations(case: Case, findings: InstrumentFindings) -> list[StrainFindings]:
+    """Indent the tissue a blunt instrument pushes; record force, pressure and strain.
+
+    A pushed structure is deformed, not breached: it leaves ``entered``.
+    """
+    if findings.instrument.category not in PUSHING_CATEGORIES:
+        return []
+    strains = []
+    deformations = deform_by_instrument(case.twin, findings.instrument, findings.placement.pose)
+    for deformation in deformations:
+        state = deformation.state
+        findings.entered.pop(deformation.structure, None)
+        if findings.contact_force_n is None or state.contact_force_n > findings.contact_force_n:
+            findings.contact_structure = deformation.structure
+            findings.contact_force_n = float(state.contact_force_n)
+            pressure = state.contact_pressure_mmhg
+            findings.contact_pressure_mmhg = None if not np.isfinite(pressure) else float(pressure)
+        info = case.twin.structure(deformation.structure).info
+        strains.append(StrainFindings(
+            deformation.structure, info.tissue, float(state.max_principal_strain.max()),
+            tuple(map(float, deformation.max_strain_location_lps_mm))))
+    return strains
 
 
 def incision_findings(world: CollisionWorld, case: Case, incision: Incision
@@ -193,6 +222,7 @@ def simulate_plan(case: Case, *, catalogue: Catalogue | None = None,
             findings = instrument_findings(world, case, item, catalogue)
             if findings is not None:
                 context.instruments[item.id] = findings
+                context.strains += _deformations(case, findings)
         else:
             findings = incision_findings(world, case, item)
             if findings is not None:
