@@ -72,3 +72,11 @@ def test_demo_saves_a_case_with_the_sample_plan(demo_run):
     assert list(case.plan.incisions) == ["subcostal-1"]
     markups = json.loads((tmp_path / "plan.mrk.json").read_text())
     assert {m["type"] for m in markups["markups"]} == {"Curve", "Line"}
+
+
+def test_demo_check_flags_the_grazing_needle_only(demo_run):
+    _, printed = demo_run
+    check = printed.split("check of the sample plan:", 1)[1]
+    assert "safety_margin [needle-2]" in check and "portal vein" in check
+    assert "needle-1" not in check.split("case saved", 1)[0]
+    assert "CRITICAL" not in check
