@@ -11,7 +11,6 @@ to patient LPS mm: column 2 is +z, column 3 the tip position.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import trimesh
 
 from surgiplan.errors import InputError
+from surgiplan.io.json_data import read_json
 from surgiplan.paths import data_file
 from surgiplan.twin.mesh import SurfaceMesh
 
@@ -297,13 +297,7 @@ class Catalogue:
 
 def _read_rows(path: Path) -> list[Mapping[str, Any]]:
     """The instrument rows of one catalogue file, checked for schema and duplicate ids."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"instrument catalogue {path} not found: check the path") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"instrument catalogue {path} is not valid JSON (line {exc.lineno}): "
-                         f"{exc.msg}") from None
+    document = read_json(path, "instrument catalogue")
     if not isinstance(document, Mapping) or not isinstance(document.get("instruments"), list):
         raise InputError(f"{path}: expected an object with an 'instruments' list")
     version = document.get("schema_version")

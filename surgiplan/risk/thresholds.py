@@ -14,7 +14,6 @@ the table's other structures). Unknown rule ids, sections, threshold names or se
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from surgiplan.errors import InputError
+from surgiplan.io.json_data import read_json
 from surgiplan.paths import data_file
 
 SCHEMA_VERSION = 1
@@ -173,13 +173,7 @@ def _parse_rule(rule_id: str, entry: Any, where: str) -> RuleThresholds:
 
 @lru_cache(maxsize=8)
 def _read_table(path: Path) -> Thresholds:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"risk threshold table {path} not found: check the path") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"risk threshold table {path} is not valid JSON (line {exc.lineno}): "
-                         f"{exc.msg}") from None
+    document = read_json(path, "risk threshold table")
     document = _mapping(document, str(path))
     if document.get("schema_version") != SCHEMA_VERSION:
         raise InputError(f"{path}: schema_version {document.get('schema_version')!r} is not "

@@ -15,7 +15,6 @@ True
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from surgiplan.errors import InputError
+from surgiplan.io.json_data import read_json
 from surgiplan.paths import data_file
 from surgiplan.segmentation.labelmap import StructureInfo
 
@@ -69,11 +69,7 @@ def normalise_name(name: str) -> str:
 
 @lru_cache(maxsize=4)
 def _load_table(path: Path) -> dict[str, AnatomyEntry]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the anatomy table {path}: {exc} (reinstall SurgiPlan "
-                         "or restore data/anatomy_names.json)") from exc
+    data = read_json(path, "anatomy table")
     table: dict[str, AnatomyEntry] = {}
     for row in data["entries"]:
         entry = AnatomyEntry(row["name"], row["tissue"], bool(row["critical"]),

@@ -18,7 +18,6 @@ Example
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from surgiplan.errors import InputError
 from surgiplan.imaging.volume import Volume
+from surgiplan.io.json_data import read_json
 from surgiplan.paths import data_file
 from surgiplan.progress import ProgressCallback, report
 from surgiplan.segmentation.growing import RegionLeakError
@@ -121,11 +121,11 @@ def _preset_from_row(row: dict, source: Path) -> Preset:
 def load_presets(path: Path | None = None) -> dict[str, Preset]:
     """Every preset of the table at ``path`` (default: the shipped table), by name."""
     source = Path(path) if path is not None else data_file(PRESET_TABLE)
-    try:
-        rows = json.loads(source.read_text(encoding="utf-8"))["presets"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"cannot read the preset table {source}: {exc} (restore "
-                         f"data/{PRESET_TABLE} or point to a valid table)") from exc
+    document = read_json(source, "preset table")
+    if not isinstance(document, dict) or not isinstance(document.get("presets"), list):
+        raise InputError(f"preset table {source}: expected an object with a 'presets' list "
+                         f"(restore data/{PRESET_TABLE} or point to a valid table)")
+    rows = document["presets"]
     presets = {}
     for row in rows:
         preset = _preset_from_row(row, source)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from surgiplan.io.json_data import read_json
 from surgiplan.paths import data_file
 
 
@@ -34,7 +34,7 @@ class Tissue:
 @lru_cache(maxsize=4)
 def load_tissues(path: Path | None = None) -> dict[str, Tissue]:
     """All tissues of the table, by name."""
-    table = json.loads((path or data_file("tissues.json")).read_text())
+    table = read_json(path or data_file("tissues.json"), "tissue table")
     return {name: Tissue(name=name, **values) for name, values in table["tissues"].items()}
 
 
