@@ -353,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     tets = [r for r in results if r["kind"] == "tet"]
     print(f"\nwall time: best of {args.runs} (SurgiPlan) / {args.baseline_runs} (baselines) "
           "fresh-process runs after one warm-up; memory: increase over the post-load baseline "
-          "(self = worker ru_maxrss, tree = PSS of worker + children sampled by the parent).\n")
+          "(self = worker peak RSS, kernel high-water mark reset at the start; tree = PSS of "
+          "worker + children sampled by the parent).\n")
     if surface:
         print(f"surface chain to {BUDGET} triangles ('vs base' = time / {BASE} time; 'surf vs' "
               "= surface stage alone; mesh/vox = mesh volume / voxel volume; open = boundary "

@@ -183,6 +183,15 @@ def _threshold(voxels: np.ndarray, hu_min: float | None, hu_max: float | None) -
     return mask
 
 
+def _component_sizes(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) voxel count per label, slice by slice (a whole-box bincount first copies the
+    uint16 labels to int64: 0.5 GB for a body box)."""
+    sizes = np.zeros(n + 1, dtype=np.int64)
+    for plane in labels:
+        sizes += np.bincount(plane.ravel(), minlength=n + 1)
+    return sizes
+
+
 def _select_components(mask: np.ndarray, preset: Preset, voxel_ml: float,
                        superior_face: tuple[slice, ...] | None) -> np.ndarray:
     """Apply ``touches_superior``, ``min_component_ml`` and ``keep`` to a box mask."""
@@ -192,7 +201,7 @@ def _select_components(mask: np.ndarray, preset: Preset, voxel_ml: float,
     labels, n = label_components(mask)
     if n == 0:
         return mask
-    sizes = np.bincount(labels.ravel(), minlength=n + 1).astype(float) * voxel_ml
+    sizes = _component_sizes(labels, n).astype(float) * voxel_ml
     sizes[0] = 0.0
     if preset.touches_superior:
         touching = np.zeros(n + 1, dtype=bool)

@@ -151,8 +151,11 @@ def _checked_affine(affine_lps: np.ndarray) -> np.ndarray:
 
 
 COARSEN_ABOVE_BUDGET = 3
-COARSEN_MIN_TRIANGLES = 500_000
-"""Contours smaller than this are decimated directly (fast enough, and closest to the shape)."""
+COARSEN_MIN_TRIANGLES = 1_500_000
+"""Contours smaller than this are decimated directly. Block contouring keeps volume but fills
+narrow concavities (measured on the chest lungs: p99 distance 2.6 mm instead of 0.5 mm at the
+hila), so it is kept for body-outline-scale surfaces, where 2x2 blocks of 0.8 mm voxels cost
+no clinically visible detail."""
 
 
 def _coarsened_contour(region: Region, options: SurfaceOptions,
