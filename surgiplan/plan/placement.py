@@ -47,6 +47,12 @@ def frame_along(axis: Any) -> np.ndarray:
     return np.column_stack([x, np.cross(z, x), z])
 
 
+def pose_along(axis: Any, tip_lps_mm: Any) -> np.ndarray:
+    """Rigid (4, 4) tip pose: shaft along ``axis`` (handle -> tip, :func:`frame_along`), tip at
+    ``tip_lps_mm`` (LPS mm)."""
+    return _pose(frame_along(axis), np.asarray(tip_lps_mm, dtype=np.float64))
+
+
 def _pose(rotation: np.ndarray, tip_lps_mm: np.ndarray) -> np.ndarray:
     pose = np.eye(4)
     pose[:3, :3] = rotation
@@ -115,7 +121,7 @@ def place_along_path(plan_id: str, instrument: Instrument, entry_lps_mm: Any,
     axis = target - entry
     return InstrumentPlacement(
         id=plan_id, instrument=instrument.id,
-        pose_lps=_pose(frame_along(axis), target),
+        pose_lps=pose_along(axis, target),
         insertion_depth_mm=float(np.linalg.norm(axis)),
         entry_lps_mm=tuple(entry), target_lps_mm=tuple(target),
         pivot_lps_mm=tuple(entry) if instrument.laparoscopic else None,

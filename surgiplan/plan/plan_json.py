@@ -55,7 +55,7 @@ from surgiplan.plan.model import (
     Measurement,
     Plan,
 )
-from surgiplan.plan.placement import frame_along
+from surgiplan.plan.placement import pose_along
 
 SCHEMA_VERSION = 1
 _MIN_PATH_MM = 1e-3  # shortest entry -> target accepted, as in placement.place_along_path
@@ -370,6 +370,4 @@ def pose_from_entry_target(entry_lps_mm, target_lps_mm, *,
     axis = target - entry
     if float(np.linalg.norm(axis)) < _MIN_PATH_MM:
         raise InputError(f"{where}: entry and target are the same point: move the target")
-    pose = np.eye(4)
-    pose[:3, :3], pose[:3, 3] = frame_along(axis), target
-    return tuple(tuple(float(v) for v in row) for row in pose)
+    return tuple(tuple(float(v) for v in row) for row in pose_along(axis, target))

@@ -77,7 +77,8 @@ def _target_structure(trajectory: Trajectory | None, twin) -> str | None:
     return min(holding, key=lambda n: twin.structure(n).properties.volume_ml, default=None)
 
 
-def _entered(report: CollisionReport, trajectory: Trajectory | None) -> dict[str, Entry]:
+def _entered(report: CollisionReport, trajectory: Trajectory | None,
+             tip_lps_mm: np.ndarray) -> dict[str, Entry]:
     entered: dict[str, Entry] = {}
     if trajectory is not None:
         for crossing in trajectory.crossings:
@@ -90,16 +91,9 @@ def _entered(report: CollisionReport, trajectory: Trajectory | None) -> dict[str
         depth = report.penetration_mm(name)
         if (inside or depth > 0) and name not in entered:
             contact = next((c for c in report.contacts if c.structure == name), None)
-            point = contact.point_lps_mm if contact is not None else report_tip(report)
+            point = contact.point_lps_mm if contact is not None else tip_lps_mm
             entered[name] = Entry(float(depth), tuple(map(float, point)))
     return entered
-
-
-def report_tip(report: CollisionReport) -> np.ndarray:
-    """A location for an entry without a contact: the first proximity point, or the origin."""
-    for proximity in report.proximity.values():
-        return proximity.point_on_instrument_lps_mm
-    return np.zeros(3)
 
 
 def _clearances(report: CollisionReport) -> dict[str, Clearance]:
@@ -130,7 +124,7 @@ def instrument_findings(world: CollisionWorld, case: Case, placement: Instrument
     findings = InstrumentFindings(
         placement=placement, instrument=instrument,
         target_structure=_target_structure(trajectory, case.twin), trajectory=trajectory,
-        clearances=_clearances(report), entered=_entered(report, trajectory),
+        clearances=_clearances(report), entered=_entered(report, trajectory, placement.tip_lps_mm),
         ablation_zone=_ablation_zone(placement) if instrument.category == "probe" else None,
     )
     return findings

@@ -8,7 +8,7 @@ import pytest
 
 from surgiplan.errors import InputError
 from surgiplan.plan.catalogue import load_catalogue
-from surgiplan.plan.placement import frame_along
+from surgiplan.plan.placement import pose_along
 from surgiplan.plan.primitives import capsule_sdf, instrument_sdf, primitive_sdf
 from surgiplan.simulation.clash import instrument_clash
 from surgiplan.simulation.collision import CollisionWorld
@@ -23,12 +23,7 @@ def needle():
     return load_catalogue().get("biopsy_needle_18g")
 
 
-def pose(direction, tip) -> np.ndarray:
-    """Tip frame -> LPS: shaft axis (handle -> tip) along ``direction``, tip at ``tip``."""
-    matrix = np.eye(4)
-    matrix[:3, :3] = frame_along(direction)
-    matrix[:3, 3] = tip
-    return matrix
+pose = pose_along  # tip frame -> LPS: shaft along ``direction``, tip at ``tip``
 
 
 def angle_deg(u, v) -> float:

@@ -9,7 +9,7 @@ from surgiplan.case.model import Case
 from surgiplan.imaging import Volume
 from surgiplan.plan.catalogue import load_catalogue
 from surgiplan.plan.model import InstrumentPlacement, Plan
-from surgiplan.plan.placement import frame_along
+from surgiplan.plan.placement import pose_along
 from surgiplan.segmentation import LabelMap, Region, StructureInfo
 from surgiplan.simulation.plan_check import check_case
 from surgiplan.twin.builder import build_twin
@@ -37,8 +37,7 @@ def _retractor_case(abdomen_twin, depth_mm: float) -> Case:
     twin, affine, n = abdomen_twin
     axis = np.array([0.0, 1.0, 0.0])  # from anterior to posterior, onto the liver at y = -30
     tip = LIVER_CENTRE - (LIVER_RADIUS - depth_mm) * axis
-    pose = np.eye(4)
-    pose[:3, :3], pose[:3, 3] = frame_along(axis), tip
+    pose = pose_along(axis, tip)
     plan = Plan()
     plan.instruments["retractor-1"] = InstrumentPlacement("retractor-1", "retractor",
                                                           tuple(map(tuple, pose)))

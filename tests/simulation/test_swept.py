@@ -8,7 +8,7 @@ import trimesh
 
 from surgiplan.errors import InputError
 from surgiplan.plan.catalogue import load_catalogue
-from surgiplan.plan.placement import frame_along
+from surgiplan.plan.placement import pose_along
 from surgiplan.plan.primitives import capsule_sdf, instrument_sdf
 from surgiplan.simulation.collision import CollisionWorld
 from surgiplan.simulation.swept import surface_penetrations, swept_query
@@ -23,11 +23,7 @@ def needle():
     return load_catalogue().get("biopsy_needle_18g")
 
 
-def pose(direction, tip) -> np.ndarray:
-    matrix = np.eye(4)
-    matrix[:3, :3] = frame_along(direction)
-    matrix[:3, 3] = tip
-    return matrix
+pose = pose_along  # tip frame -> LPS: shaft along ``direction``, tip at ``tip``
 
 
 def vessel_world(kind: str) -> CollisionWorld:
