@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(
   libegl1 libgl1-mesa-dri libgl1 xvfb xauth libdbus-1-3 libfontconfig1 libglib2.0-0
   libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
-  libxcb-render-util0 libxcb-shape0 poppler-utils dcmtk
+  libxcb-render-util0 libxcb-shape0 poppler-utils dcmtk libsuitesparse-dev libopenblas0-pthread
 )
 
 SUDO=""
@@ -35,4 +35,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# CHOLMOD with OpenBLAS for the FEM (scikit-sparse builds against libsuitesparse-dev; 0.5 does not).
+# Without it the FEM falls back to cholespy's self-contained CHOLMOD (reference BLAS, slower).
+if dpkg -s libsuitesparse-dev >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q "scikit-sparse==0.4.16" \
+    || echo "warning: scikit-sparse did not build; the FEM uses cholespy (slower)" >&2
+fi
 echo "SurgiPlan installed in $(pwd)/.venv"
