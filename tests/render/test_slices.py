@@ -53,3 +53,28 @@ def test_presets_depend_on_modality():
     assert mr[0].name == "Automatic" and mr[0].width > 0
     window = automatic_window(_volume("MR"))
     assert 0 < window.center < 120
+
+
+def test_named_presets_cover_the_standard_ct_windows():
+    from surgiplan.render.slices import preset_named
+
+    names = [p.name for p in CT_PRESETS]
+    assert names == ["Soft tissue", "Lung", "Bone", "Brain", "Liver"]
+    lung = preset_named("lung")
+    assert (lung.low, lung.high) == (-1350.0, 150.0)
+    assert preset_named("Brain").width == 80.0
+
+
+def test_plane_slice_and_pixel_mapping_agree_with_extract_plane():
+    from surgiplan.render.slices import ijk_to_pixel, pixel_to_ijk, plane_slice
+
+    volume = _volume()
+    for plane, index in ((Plane.AXIAL, 2), (Plane.CORONAL, 3), (Plane.SAGITTAL, 4)):
+        image = extract_plane(volume, plane, index)
+        assert np.array_equal(plane_slice(volume.voxels, plane, index), image.values)
+        height, width = image.values.shape
+        for x, y in ((0, 0), (width - 1, height - 1), (1, 2)):
+            ijk = pixel_to_ijk(volume.shape, plane, index, [[x, y]])[0]
+            assert tuple(ijk.astype(int)) == display_to_ijk(volume, image, x, y)
+            xy, depth = ijk_to_pixel(volume.shape, plane, [ijk])
+            assert xy[0].tolist() == [x, y] and depth[0] == index
