@@ -32,7 +32,6 @@ class WindowLevel:
     center: float
     width: float
 
-
     @property
     def low(self) -> float:
         """Value shown black."""
