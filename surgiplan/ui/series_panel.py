@@ -136,14 +136,13 @@ class SeriesPanel(QWidget):
         return bool(self._pending)
 
     def _next_thumbnail(self) -> None:
-        if not self._pending or self.result is None:
-            return
-        row = self._pending.pop(0)
-        grey = series_thumbnail(self.result.series[row])
-        if grey is not None:
-            pixmap = grey_pixmap(grey)
-            self.thumbnails[row] = pixmap
-            self.table.item(row, THUMBNAIL_COLUMN).setIcon(QIcon(pixmap))
+        if self._pending and self.result is not None:
+            row = self._pending.pop(0)
+            grey = series_thumbnail(self.result.series[row])
+            if grey is not None:
+                pixmap = grey_pixmap(grey)
+                self.thumbnails[row] = pixmap
+                self.table.item(row, THUMBNAIL_COLUMN).setIcon(QIcon(pixmap))
         if self._pending:
             self._timer.start()
         else:

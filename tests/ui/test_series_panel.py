@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -90,6 +92,22 @@ def test_a_new_result_replaces_the_thumbnails(qtbot, panel, scan, tmp_path):
     _show(qtbot, panel, scan_folder(tmp_path / "other"))
     assert panel.table.rowCount() == 1
     assert set(panel.thumbnails) == {0}
+
+
+def test_unreadable_pixels_leave_the_row_without_a_picture(qtbot, panel, scan, tmp_path):
+    for image in scan.series[2].images:
+        Path(image.path).unlink()
+    _show(qtbot, panel, scan)
+    assert set(panel.thumbnails) == {0, 1}
+    assert panel.table.item(2, 0).icon().isNull()
+    assert series_thumbnail(scan.series[2]) is None
+
+
+def test_an_empty_scan_finishes_at_once(qtbot, panel, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    _show(qtbot, panel, scan_folder(tmp_path / "empty"))
+    assert panel.table.rowCount() == 0 and panel.thumbnails == {}
 
 
 def test_thumbnail_helper_keeps_the_physical_aspect_and_windows(scan):
