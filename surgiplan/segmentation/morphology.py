@@ -9,7 +9,8 @@ Conventions
   voxels does not merge two islands.
 - ``spacing_mm`` is ``(column, row, slice)`` spacing, i.e. :attr:`Volume.spacing_mm` (i, j, k).
 - Margins are exact Euclidean distances between voxel centres
-  (:func:`scipy.ndimage.distance_transform_edt` with ``sampling``), so anisotropic voxels get
+  (:func:`scipy.ndimage.distance_transform_edt` with ``sampling``; small margins dilate by the
+  identical ball of voxel offsets, which is faster), so anisotropic voxels get
   the same margin in millimetres along every direction. Outside the grid counts as background.
   A margin is resolved to the voxel grid: the grown surface lies within half a voxel diagonal
   of the ideal one (with 2.5 mm slices a 4 mm margin on a sphere gives ~6 % less volume).
@@ -28,6 +29,8 @@ from surgiplan.segmentation.region import Region
 
 FACE_CONNECTIVITY = ndi.generate_binary_structure(3, 1)
 _EPSILON_MM = 1e-6
+MAX_ELEMENT_VOXELS = 64
+"""Margins whose ball of voxel offsets has at most this many voxels dilate by that ball."""
 
 
 def region_from_box(mask: np.ndarray, offset_kji: Sequence[int],
@@ -114,10 +117,40 @@ def _pad_voxels(margin_mm: float, sampling_kji: np.ndarray, extra: int) -> np.nd
     return np.ceil(margin_mm / sampling_kji).astype(int) + extra
 
 
+def ball_element(margin_mm: float, sampling_kji: np.ndarray) -> np.ndarray:
+    """Structuring element of the voxel offsets within ``margin_mm`` (an ellipsoid in voxels).
+
+    Parameters
+    ----------
+    margin_mm : float
+        Radius in millimetres (>= 0).
+    sampling_kji : (3,) float ndarray
+        Voxel spacing in mm along the array axes (k, j, i).
+
+    Returns
+    -------
+    (2 rk + 1, 2 rj + 1, 2 ri + 1) bool ndarray
+        True where the centre-to-centre distance of the offset is at most the margin.
+    """
+    radius = np.floor((margin_mm + _EPSILON_MM) / sampling_kji).astype(int)
+    axes = [np.arange(-r, r + 1) * s for r, s in zip(radius, sampling_kji, strict=True)]
+    dk, dj, di = np.meshgrid(*axes, indexing="ij", sparse=True)
+    return dk ** 2 + dj ** 2 + di ** 2 <= (margin_mm + _EPSILON_MM) ** 2
+
+
 def _dilate_box(box: np.ndarray, margin_mm: float, sampling_kji: np.ndarray) -> np.ndarray:
-    """Voxels within ``margin_mm`` of the box's true voxels (the box must hold the margin)."""
+    """Voxels within ``margin_mm`` of the box's true voxels (the box must hold the margin).
+
+    Small margins (at most ``MAX_ELEMENT_VOXELS`` offsets, e.g. the 1 mm airway margin: the
+    6-neighbour cross on 0.8 x 0.8 x 1 mm voxels) dilate by the ball of voxel offsets, about
+    ten times faster than a distance transform and identical to it: a voxel lies within the
+    margin of the mask exactly when its offset to some mask voxel does.
+    """
     if not box.any():
         return box.copy()
+    element = ball_element(margin_mm, sampling_kji)
+    if np.count_nonzero(element) <= MAX_ELEMENT_VOXELS:
+        return ndi.binary_dilation(box, structure=element)
     return ndi.distance_transform_edt(~box, sampling=sampling_kji) <= margin_mm + _EPSILON_MM
 
 

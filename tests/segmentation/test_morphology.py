@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from surgiplan.errors import InputError
 from surgiplan.segmentation import morphology as morph
@@ -82,6 +83,26 @@ def test_margins_are_in_millimetres_on_anisotropic_voxels():
     assert np.all(shrunk <= ball(shape, centre, 8.0 + half_diagonal, spacing))
     # Volumes: the centre-to-centre margin is resolved to about half a 2.5 mm slice.
     assert grown.sum() * np.prod(spacing) / 1000 == pytest.approx(sphere_ml(16.0), rel=0.08)
+
+
+@pytest.mark.parametrize("spacing", [(0.78125, 0.78125, 1.0), (0.7, 0.7, 2.5), (1.0, 1.0, 1.0)])
+@pytest.mark.parametrize("margin", [0.5, 1.0, 1.3, 2.0, 3.0])
+def test_small_margin_dilation_equals_the_distance_transform(spacing, margin):
+    # Small margins dilate by the ball of voxel offsets: the same voxels as the exact EDT margin,
+    # including at the box edge (outside counts as background), on a ragged random mask.
+    rng = np.random.default_rng(3)
+    mask = ndi.binary_opening(rng.random((30, 34, 38)) > 0.55)
+    mask[0, :5, :5] = True  # touches the grid edge
+    region = Region.from_full_mask(mask)
+    sampling = np.asarray(spacing)[::-1]  # (k, j, i)
+    expected = ndi.distance_transform_edt(~np.pad(mask, 6), sampling=sampling) <= margin + 1e-6
+    expected = expected[6:-6, 6:-6, 6:-6]
+    assert np.array_equal(morph.grow(region, margin, spacing).to_full_mask(), expected)
+
+
+def test_one_millimetre_on_chest_voxels_is_the_six_neighbour_cross():
+    element = morph.ball_element(1.0, np.array([1.0, 0.78125, 0.78125]))
+    assert np.array_equal(element, ndi.generate_binary_structure(3, 1))
 
 
 def test_grow_stays_on_the_grid_at_its_edge():
