@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +11,9 @@ import numpy as np
 from surgiplan.errors import OutputError
 from surgiplan.paths import data_dir
 from surgiplan.progress import ProgressCallback
+from surgiplan.sample_case import apply_sample_plan, sample_recipe
 
 SAMPLE_CASE = "sample_case"
-TWIN_STRUCTURES = ("skin", "liver", "tumour", "portal_vein", "hepatic_veins", "aorta",
-                   "vena_cava", "kidney_left", "kidney_right", "spleen", "spine", "ribs")
 
 
 def repository_data_dir() -> Path:
@@ -87,14 +85,10 @@ def _demo_case(volume, case_dir: Path, facts: dict, output: Path,
     outline from the CT), a sample plan, the case file and Slicer markups."""
     from surgiplan.case.case_file import save_case
     from surgiplan.case.create import create_case
-    from surgiplan.segmentation.recipe import SegmentationRecipe
     from surgiplan.twin.outputs import write_twin
 
-    names = {int(label): name for label, name in facts["labels"].items()
-             if name in TWIN_STRUCTURES and name != "skin"}  # the body outline comes from CT
-    recipe = SegmentationRecipe(presets=("skin",), labels_path=case_dir / "labels.nii.gz",
-                                label_names=names, keep=TWIN_STRUCTURES)
-    case = create_case(volume, recipe, source=str(case_dir / "dicom"), progress=progress)
+    case = create_case(volume, sample_recipe(case_dir, facts), source=str(case_dir / "dicom"),
+                       progress=progress)
     outputs = write_twin(case.twin, output / "twin")
     print(_twin_report(case.twin, facts))
     print(f"twin written: {outputs.folder} (meshes/, twin.glb, labels.nii.gz, summary.json)")
@@ -105,20 +99,9 @@ def _demo_case(volume, case_dir: Path, facts: dict, output: Path,
 
 def _demo_plan(case, facts: dict, output: Path) -> None:
     from surgiplan.cli_output import incision_line, trajectory_line
-    from surgiplan.plan.apply import apply_plan_items
-    from surgiplan.plan.catalogue import load_catalogue
-    from surgiplan.plan.commands import UndoStack
     from surgiplan.plan.markups import trajectories_from_plan, write_markups
-    from surgiplan.plan.sample import sample_plan
 
-    catalogue = load_catalogue()
-    items = sample_plan(case.twin, catalogue, facts["tumour"]["centre_lps_mm"])
-    items = replace(items, instruments=items.instruments + (
-        _grazing_needle(case.twin, catalogue, facts),))
-    check = apply_plan_items(UndoStack(case.plan), items, case.twin, catalogue=catalogue,
-                             volume=case.volume, text="Sample plan")
-    case.provenance.add_step("plan", source="surgiplan.plan.sample",
-                             incisions=len(items.incisions), instruments=len(items.instruments))
+    check = apply_sample_plan(case, facts)
     for item_id, trajectory in check.trajectories.items():
         print(f"plan: {trajectory_line(item_id, trajectory)}")
     for item_id, path in check.incisions.items():
@@ -136,31 +119,6 @@ def _demo_check(case) -> None:
     result = check_case(case)
     print("check of the sample plan:")
     print(complications_text(result.complications))
-
-
-GRAZE_GAP_MM = 1.8
-"""How close the second sample needle's tip comes to the portal vein surface (mm)."""
-
-
-def _grazing_needle(twin, catalogue, facts: dict):
-    """A second needle to liver tissue beside the right portal branch: a safe path that ends
-    GRAZE_GAP_MM from the vein, so the check flags the margin (the sample's teaching point)."""
-    from surgiplan.plan.placement import place_along_path
-    from surgiplan.plan.sample import safe_needle_path
-
-    branch = next(s for s in facts["vessels"]["portal_vein"]["segments"]
-                  if s["name"] == "right_branch")
-    line = np.asarray(branch["centreline_lps_mm"], dtype=float)
-    middle = line[len(line) // 2]
-    tangent = line[len(line) // 2 + 1] - line[len(line) // 2 - 1]
-    tangent /= np.linalg.norm(tangent)
-    anterior = np.array([0.0, -1.0, 0.0]) - (np.array([0.0, -1.0, 0.0]) @ tangent) * tangent
-    anterior /= np.linalg.norm(anterior)
-    needle = catalogue.get("biopsy_needle_18g")
-    target = middle + (branch["radius_mm"] + needle.shaft_radius_mm + GRAZE_GAP_MM) * anterior
-    entry, target = safe_needle_path(twin, target, reach_mm=needle.working_length_mm,
-                                     target_structure="liver")
-    return place_along_path("needle-2", needle, entry, target)
 
 
 def _truth_volumes_ml(facts: dict) -> dict[str, float]:
