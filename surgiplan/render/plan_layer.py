@@ -150,7 +150,7 @@ class PlanLayer:
 
     def _line_actor(self, points: np.ndarray, colour, name: str) -> Any:
         actor = pv.Actor(mapper=pv.DataSetMapper(items.polyline(points)))
-        actor.prop.color = colour
+        actor.GetProperty().SetColor(*colour)
         actor.prop.line_width = LINE_WIDTH
         actor.prop.render_lines_as_tubes = True
         actor.prop.lighting = False
@@ -158,7 +158,7 @@ class PlanLayer:
 
     def _points_actor(self, points: np.ndarray, colour, name: str) -> Any:
         actor = pv.Actor(mapper=pv.DataSetMapper(pv.PolyData(np.asarray(points, float))))
-        actor.prop.color = colour
+        actor.GetProperty().SetColor(*colour)
         actor.prop.point_size = POINT_SIZE
         actor.prop.render_points_as_spheres = True
         return self._add(actor, name)

@@ -120,9 +120,11 @@ class TwinScene:
         """Apply colour (RGB 0..1), opacity and visibility to one structure's actor."""
         drawn = self.structures[name]
         self.display[name] = settings
-        drawn.actor.prop.color = tuple(settings.colour)
+        drawn.actor.GetProperty().SetColor(*(float(c) for c in settings.colour))
         drawn.actor.prop.opacity = float(settings.opacity)
-        drawn.actor.visibility = bool(settings.visible)
+        if drawn.actor.visibility != bool(settings.visible):
+            drawn.actor.visibility = bool(settings.visible)
+            self.plotter.renderer.ResetCameraClippingRange()
         if name in self.highlighted:
             self._emphasise(name)
 
@@ -180,7 +182,7 @@ class TwinScene:
             self._emphasise(name)
         if segments_lps_mm is not None and np.size(segments_lps_mm):
             actor = pv.Actor(mapper=pv.DataSetMapper(items.segments_polydata(segments_lps_mm)))
-            actor.prop.color = items.HIGHLIGHT_COLOUR
+            actor.GetProperty().SetColor(*items.HIGHLIGHT_COLOUR)
             actor.prop.line_width = 5.0
             actor.prop.render_lines_as_tubes = True
             actor.prop.lighting = False
@@ -200,7 +202,7 @@ class TwinScene:
 
     def _emphasise(self, name: str) -> None:
         prop = self.structures[name].actor.prop
-        prop.color = items.HIGHLIGHT_COLOUR
+        prop.SetColor(*items.HIGHLIGHT_COLOUR)
         prop.opacity = max(HIGHLIGHT_MIN_OPACITY, float(self.display[name].opacity))
         self.structures[name].actor.visibility = True
 
@@ -224,6 +226,7 @@ class TwinScene:
             The nearest pickable structure surface along the view ray.
         """
         renderer = self.plotter.renderer
+        renderer.ResetCameraClippingRange()  # visibility may have changed since the last fit
         self._picker.RemoveAllLocators()
         self._picker.InitializePickList()
         for name, drawn in self.structures.items():

@@ -145,7 +145,7 @@ def instrument_actor(polydata: pv.PolyData, pose: np.ndarray) -> pv.Actor:
 def set_instrument_selected(actor: pv.Actor, selected: bool) -> None:
     """Draw the whole instrument in :data:`SELECTED_COLOUR`, or back in its part colours."""
     actor.GetMapper().SetScalarVisibility(not selected)
-    actor.prop.color = SELECTED_COLOUR
+    actor.GetProperty().SetColor(*SELECTED_COLOUR)
 
 
 def incision_points(incision: Incision, twin: PatientTwin | None) -> np.ndarray:
