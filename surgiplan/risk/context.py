@@ -47,11 +47,15 @@ class Clearance:
         Closest point on the instrument (LPS mm).
     structure_point_lps_mm : (x, y, z)
         Closest point on the structure (LPS mm).
+    deformed_by : tuple of str
+        Placement ids of the instruments (retractors, graspers) whose push moved the structure:
+        the distance is measured on the deformed anatomy. Empty: on the rest anatomy.
     """
 
     distance_mm: float
     point_lps_mm: Point
     structure_point_lps_mm: Point
+    deformed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,14 @@ class Entry:
         How far inside (penetration depth or length of shaft inside, mm; > 0).
     point_lps_mm : (x, y, z)
         Where (the deepest point, or where it enters), LPS mm.
+    deformed_by : tuple of str
+        Placement ids of the instruments whose push moved the structure (measured on the
+        deformed anatomy); empty on the rest anatomy.
     """
 
     depth_mm: float
     point_lps_mm: Point
+    deformed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,16 @@ class RiskContext:
         """Tissue type of structure ``name``, or ``None`` when unknown."""
         info = self.structure_info(name)
         return None if info is None else info.tissue
+
+    def deformed_by(self, item_id: str | None, structure: str) -> tuple[str, ...]:
+        """Instruments whose push moved ``structure`` when instrument ``item_id``'s clearance
+        to it, or entry into it, was measured (empty: measured on the rest anatomy)."""
+        findings = self.instruments.get(item_id or "")
+        if findings is None:
+            return ()
+        found = [*getattr(findings.clearances.get(structure), "deformed_by", ()),
+                 *getattr(findings.entered.get(structure), "deformed_by", ())]
+        return tuple(dict.fromkeys(found))
 
     def is_critical(self, name: str) -> bool | None:
         """The structure's critical flag, or ``None`` when unknown."""

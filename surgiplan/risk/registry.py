@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from surgiplan.errors import InputError
@@ -38,6 +39,13 @@ __all__ = ["RULES", "Rule", "evaluate_all", "get_rule", "load_thresholds", "regi
 BUILTIN_MODULES = ("surgiplan.risk.rules_instruments", "surgiplan.risk.rules_tissue",
                    "surgiplan.risk.rules_ports")
 """Modules whose import registers the shipped rules."""
+DEFORMABLE_MEASURES = ("critical_breach", "safety_margin")
+"""Rules whose value is an instrument's clearance to, or depth in, a structure. When the
+simulation measured it on anatomy deformed by a retractor or grasper (``deformed_by`` of the
+:class:`~surgiplan.risk.context.Clearance` or ``Entry``), :func:`evaluate_all` says so in the
+message."""
+PUSH_WORDS = {"retractor": "retraction", "grasper": "grasping"}
+"""What a pushing instrument's category does to tissue, for messages."""
 
 
 class Rule:
@@ -133,6 +141,32 @@ def sort_complications(found: Iterable[Complication]) -> list[Complication]:
     return sorted(found, key=lambda c: (-int(c.severity), c.rule))
 
 
+def deformation_note(context: RiskContext, found: Complication) -> str:
+    """``", measured on the deformed anatomy after retraction by retractor-1"`` when ``found``
+    reads a value measured on anatomy moved by pushing instruments, else ``""``."""
+    if found.rule not in DEFORMABLE_MEASURES or not found.structures:
+        return ""
+    pushers = context.deformed_by(found.item_id, found.structures[0])
+    if not pushers:
+        return ""
+    words = []
+    for item_id in pushers:
+        findings = context.instruments.get(item_id)
+        category = findings.instrument.category if findings is not None else ""
+        words.append(f"{PUSH_WORDS.get(category, 'pushing')} by {item_id}")
+    return f", measured on the deformed anatomy after {' and '.join(words)}"
+
+
+def _noted(context: RiskContext, found: list[Complication]) -> list[Complication]:
+    """``found`` with the deformation note (:func:`deformation_note`) added to messages."""
+    out = []
+    for complication in found:
+        note = deformation_note(context, complication)
+        out.append(replace(complication, message=complication.message + note) if note
+                   else complication)
+    return out
+
+
 def evaluate_all(context: RiskContext, *,
                  rule_ids: Iterable[str] | None = None) -> list[Complication]:
     """Run the rules over ``context``.
@@ -148,7 +182,9 @@ def evaluate_all(context: RiskContext, *,
     Returns
     -------
     list of Complication
-        Sorted by severity (critical first), then rule id.
+        Sorted by severity (critical first), then rule id. Messages of clearances and entries
+        measured on deformed anatomy end with where the deformation came from
+        (:func:`deformation_note`).
 
     Raises
     ------
@@ -166,4 +202,4 @@ def evaluate_all(context: RiskContext, *,
         rule = known[rule_id]
         if rule.thresholds(context).enabled:
             found.extend(rule.evaluate(context))
-    return sort_complications(found)
+    return sort_complications(_noted(context, found))

@@ -4,7 +4,9 @@ For every instrument placement: the path from entry to target and the structures
 collision at the placed pose (contacts, structures entered, clearance to every critical
 structure, BVHs built once), the ablation zone of probes, and for blunt instruments
 (retractors, graspers) the tissue they indent, solved with the corotational FEM (strain,
-contact force and pressure); for every incision: how close the
+contact force and pressure), after which the critical structures those organs carry are moved
+with them and every instrument's clearance to, and entry into, them is measured again on the
+deformed anatomy (:mod:`surgiplan.simulation.deformed_clearance`); for every incision: how close the
 cut, swept down to its depth, comes to each critical structure; for every pair of
 instruments: their clearance. The numbers fill a :class:`~surgiplan.risk.RiskContext` and
 the rule registry turns them into complications.
@@ -36,7 +38,16 @@ from surgiplan.risk.context import (
 )
 from surgiplan.simulation.clash import instrument_clash
 from surgiplan.simulation.collision import CollisionReport, CollisionWorld
-from surgiplan.simulation.contact_deformation import PUSHING_CATEGORIES, deform_by_instrument
+from surgiplan.simulation.contact_deformation import (
+    PUSHING_CATEGORIES,
+    ContactDeformation,
+    deform_by_instrument,
+)
+from surgiplan.simulation.deformed_clearance import (
+    DeformedAnatomy,
+    organ_deformations,
+    remeasure,
+)
 
 ABLATION_ZONE_RADII_MM = (15.0, 15.0, 20.0)
 """Default probe zone (semi-axes, long axis along the shaft): a typical microwave zone of
@@ -130,13 +141,15 @@ def instrument_findings(world: CollisionWorld, case: Case, placement: Instrument
     return findings
 
 
-def _deformations(case: Case, findings: InstrumentFindings) -> list[StrainFindings]:
+def _deformations(case: Case, findings: InstrumentFindings
+                  ) -> tuple[list[StrainFindings], list[ContactDeformation]]:
     """Indent the tissue a blunt instrument pushes; record force, pressure and strain.
 
-    A pushed structure is deformed, not breached: it leaves ``entered``.
+    A pushed structure is deformed, not breached: it leaves ``entered``. Returns the strain
+    findings and the solved deformations (for the clearances on the deformed anatomy).
     """
     if findings.instrument.category not in PUSHING_CATEGORIES:
-        return []
+        return [], []
     strains = []
     deformations = deform_by_instrument(case.twin, findings.instrument, findings.placement.pose)
     for deformation in deformations:
@@ -151,7 +164,32 @@ def _deformations(case: Case, findings: InstrumentFindings) -> list[StrainFindin
         strains.append(StrainFindings(
             deformation.structure, info.tissue, float(state.max_principal_strain.max()),
             tuple(map(float, deformation.max_strain_location_lps_mm))))
-    return strains
+    return strains, deformations
+
+
+def deformed_anatomy(case: Case, world: CollisionWorld, context: RiskContext,
+                     pushes: list[tuple[str, ContactDeformation]]) -> DeformedAnatomy:
+    """Carry the critical structures with the pushed organs and measure every instrument
+    against them again (:mod:`surgiplan.simulation.deformed_clearance`).
+
+    Parameters
+    ----------
+    case : Case
+        Twin and plan.
+    world : CollisionWorld
+        The rest world (its critical structures are carried).
+    context : RiskContext
+        Findings on the rest anatomy; clearances, entries and path crossings of the moved
+        structures are replaced in place.
+    pushes : list of (str, ContactDeformation)
+        Placement id of each pushing instrument and a structure it deformed.
+    """
+    anatomy = DeformedAnatomy.build(case.twin, organ_deformations(pushes),
+                                    critical=world.critical)
+    for item_id, findings in context.instruments.items():
+        pushed = [d.structure for pusher, d in pushes if pusher == item_id]
+        remeasure(findings, anatomy, pushed=pushed)
+    return anatomy
 
 
 def incision_findings(world: CollisionWorld, case: Case, incision: Incision
@@ -210,17 +248,23 @@ def simulate_plan(case: Case, *, catalogue: Catalogue | None = None,
     context = RiskContext(twin=case.twin, plan=case.plan, catalogue=catalogue,
                           thresholds=load_thresholds(overrides=overrides))
     items = list(case.plan.instruments.values()) + list(case.plan.incisions.values())
+    pushes: list[tuple[str, ContactDeformation]] = []
     for done, item in enumerate(items):
         report(progress, done, len(items), f"Simulating {item.id}")
         if isinstance(item, InstrumentPlacement):
             findings = instrument_findings(world, case, item, catalogue)
             if findings is not None:
                 context.instruments[item.id] = findings
-                context.strains += _deformations(case, findings)
+                strains, deformations = _deformations(case, findings)
+                context.strains += strains
+                pushes += [(item.id, deformation) for deformation in deformations]
         else:
             findings = incision_findings(world, case, item)
             if findings is not None:
                 context.incisions[item.id] = findings
+    if pushes:
+        report(progress, len(items), len(items) + 1, "Measuring on the deformed anatomy")
+        deformed_anatomy(case, world, context, pushes)
     context.clashes = _clashes(context.instruments)
     report(progress, len(items), len(items), "Simulation done")
     return context
