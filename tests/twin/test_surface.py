@@ -218,3 +218,36 @@ def test_far_over_budget_contours_voxel_blocks_and_keeps_geometry(monkeypatch):
     centre = np.array([60.3, 59.6, 60.1]) * 0.7
     distance = np.linalg.norm(mesh.vertices_lps_mm - centre, axis=1)
     assert np.abs(distance - radius * 0.7).max() < 2 * 0.7  # within two voxels after coarsening
+
+
+def test_flying_edges_contours_are_manifold_so_smoothing_skips_that_check():
+    """Random masks (every ambiguous voxel configuration): the contour has no fin or pinched
+    vertex, and smoothing without the non-manifold pass moves every point the same."""
+    from vtk.util import numpy_support
+
+    from surgiplan.twin import surface
+    from surgiplan.twin.mesh import SurfaceMesh
+
+    rng = np.random.default_rng(0)
+    for threshold in (0.5, 0.75):
+        region = Region.from_full_mask(rng.random((20, 22, 24)) > threshold)
+        raw = surface._contour(surface._padded_image(region, np.ones(3, dtype=np.int64)),
+                               "flying_edges")
+        report = check_mesh(SurfaceMesh(*surface._arrays(raw)))
+        assert report.nonmanifold_edges == 0 and report.nonmanifold_vertices == 0
+        points = [numpy_support.vtk_to_numpy(
+            surface._smooth(raw, 30, 0.02, non_manifold=flag).GetPoints().GetData())
+            for flag in (True, False)]
+        np.testing.assert_allclose(points[0], points[1], atol=1e-4)
+
+
+def test_decimated_mesh_keeps_the_voxel_volume_exactly():
+    """The volume is restored after the decimation: the final mesh holds the voxel volume."""
+    shape, centre = box_for((18.0, 12.0, 9.0), (0.8, 0.8, 1.2))
+    affine = grid_affine((0.8, 0.8, 1.2))
+    region = ellipsoid_region((18.0, 12.0, 9.0), affine, shape, centre)
+    mesh = extract_surface(region, affine, SurfaceOptions(target_triangles=2000))
+    assert mesh.n_triangles <= 2000
+    voxel_ml = region.voxel_count * 0.8 * 0.8 * 1.2 / 1000
+    assert mass_properties(mesh).volume_ml == pytest.approx(voxel_ml, rel=1e-4)
+    assert check_mesh(mesh).outward
