@@ -1,0 +1,219 @@
+"""The 3D view: pyvistaqt's interactor showing a :class:`~surgiplan.render.scene.TwinScene`.
+
+A thin Qt layer: the scene (no Qt) owns the actors; this widget forwards calls to it, renders
+once per call, turns left clicks into picks (when a pick mode is on) and mouse rests into the
+name of the structure under the cursor.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+from pyvistaqt import QtInteractor
+
+from surgiplan.plan.catalogue import Catalogue
+from surgiplan.plan.model import InstrumentPlacement, Plan
+from surgiplan.render.offscreen import write_png
+from surgiplan.render.scene import Pick, TwinScene
+from surgiplan.twin.twin import DisplaySettings, PatientTwin
+
+BACKGROUND = (0.08, 0.09, 0.11)
+CLICK_SLOP_PX = 4
+"""A press and release farther apart than this is a drag (rotate), not a pick."""
+HOVER_DELAY_MS = 120
+"""The cursor must rest this long before the structure under it is looked up."""
+
+
+class View3D(QWidget):
+    """The twin and plan in 3D (world = patient LPS mm).
+
+    Signals
+    -------
+    picked(object)
+        A :class:`~surgiplan.render.scene.Pick` (point LPS mm, structure) on a left click
+        (not a drag) while :attr:`pick_mode` is on.
+    hovered_structure(str)
+        Name of the structure under the resting cursor; ``""`` when it leaves all of them.
+    """
+
+    picked = Signal(object)
+    hovered_structure = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plotter = QtInteractor(self, auto_update=False, multi_samples=1)
+        self.plotter.background_color = BACKGROUND
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plotter)
+        self.scene = TwinScene(self.plotter)
+        self._pick_mode = False
+        self._pick_structures: frozenset[str] | None = None
+        self._press: QPointF | None = None
+        self._cursor: QPointF | None = None
+        self._hovered = ""
+        self._render_started = 0.0
+        self._render_ms = 0.0
+        window = self.plotter.render_window
+        window.AddObserver("StartEvent", self._on_render_start)
+        window.AddObserver("EndEvent", self._on_render_end)
+        self._hover_timer = QTimer(self)
+        self._hover_timer.setSingleShot(True)
+        self._hover_timer.setInterval(HOVER_DELAY_MS)
+        self._hover_timer.timeout.connect(self._on_hover_rest)
+        self.plotter.installEventFilter(self)
+        self._closed = False
+
+    # ---- state --------------------------------------------------------------------------
+    @property
+    def render_time_ms(self) -> float:
+        """Duration of the last render (ms), for the status bar."""
+        return self._render_ms
+
+    @property
+    def pick_mode(self) -> bool:
+        return self._pick_mode
+
+    def set_pick_mode(self, enabled: bool, structures: Collection[str] | None = None) -> None:
+        """Emit :attr:`picked` on left clicks; only on ``structures`` when given."""
+        self._pick_mode = bool(enabled)
+        self._pick_structures = None if structures is None else frozenset(structures)
+
+    def render(self) -> None:
+        """Redraw now (every forwarding method below does it once)."""
+        if not self._closed:
+            self.plotter.render()
+
+    # ---- forwarding to the scene --------------------------------------------------------
+    def show_twin(self, twin: PatientTwin) -> None:
+        self.scene.show_twin(twin)
+        self.render()
+
+    def set_display(self, name: str, settings: DisplaySettings) -> None:
+        self.scene.set_display(name, settings)
+        self.render()
+
+    def set_deformed(self, name: str, vertices_lps_mm: np.ndarray) -> None:
+        self.scene.set_deformed(name, vertices_lps_mm)
+        self.render()
+
+    def show_plan(self, plan: Plan, catalogue: Catalogue,
+                  incision_paths: Mapping[str, np.ndarray] | None = None) -> None:
+        self.scene.show_plan(plan, catalogue, incision_paths)
+        self.render()
+
+    def update_plan(self, plan: Plan,
+                    incision_paths: Mapping[str, np.ndarray] | None = None) -> None:
+        self.scene.update_plan(plan, incision_paths)
+        self.render()
+
+    def select_instrument(self, instrument_id: str | None) -> None:
+        self.scene.select_instrument(instrument_id)
+        self.render()
+
+    def highlight(self, structures: Collection[str] = (),
+                  segments_lps_mm: np.ndarray | None = None) -> None:
+        self.scene.highlight(tuple(structures), segments_lps_mm)
+        self.render()
+
+    def clear_highlight(self) -> None:
+        self.scene.clear_highlight()
+        self.render()
+
+    def view_anterior(self) -> None:
+        self.scene.view_anterior()
+        self.render()
+
+    def view_lateral(self, side: str = "right") -> None:
+        self.scene.view_lateral(side)
+        self.render()
+
+    def view_along(self, placement: InstrumentPlacement) -> None:
+        self.scene.view_along(placement)
+        self.render()
+
+    def focus(self, point_lps_mm) -> None:
+        self.scene.focus(point_lps_mm)
+        self.render()
+
+    # ---- pictures and picking -----------------------------------------------------------
+    def screenshot(self, path: str | os.PathLike[str]) -> Path:
+        """Write the view as PNG (atomically); return the path."""
+        self.render()
+        return write_png(np.asarray(self.plotter.screenshot(return_img=True))[..., :3], path)
+
+    def to_display(self, position: QPointF) -> tuple[float, float]:
+        """VTK display coordinates (pixels, origin bottom left) of a widget position."""
+        scale = self.plotter.devicePixelRatioF()
+        height = self.plotter.render_window.GetSize()[1]
+        return position.x() * scale, height - 1 - position.y() * scale
+
+    def from_display(self, x: float, y: float) -> QPointF:
+        """Widget position of VTK display coordinates (inverse of :meth:`to_display`)."""
+        scale = self.plotter.devicePixelRatioF()
+        height = self.plotter.render_window.GetSize()[1]
+        return QPointF(x / scale, (height - 1 - y) / scale)
+
+    def pick_at(self, position: QPointF,
+                structures: Collection[str] | None = None) -> Pick | None:
+        """The structure surface point under a widget position, or ``None``."""
+        return self.scene.pick(*self.to_display(position), structures=structures)
+
+    # ---- Qt events ----------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.plotter and isinstance(event, QMouseEvent):
+            self._on_mouse(event)
+        elif watched is self.plotter and event.type() == QEvent.Type.Leave:
+            self._hover_timer.stop()
+            self._set_hovered("")
+        return super().eventFilter(watched, event)
+
+    def _on_mouse(self, event: QMouseEvent) -> None:
+        kind, left = event.type(), event.button() == Qt.MouseButton.LeftButton
+        if kind == QEvent.Type.MouseButtonPress and left:
+            self._press = event.position()
+        elif kind == QEvent.Type.MouseButtonRelease and left:
+            press, self._press = self._press, None
+            moved = press is None or (event.position() - press).manhattanLength() > CLICK_SLOP_PX
+            if self._pick_mode and not moved:
+                pick = self.pick_at(event.position(), self._pick_structures)
+                if pick is not None:
+                    self.picked.emit(pick)
+        elif kind == QEvent.Type.MouseMove and event.buttons() == Qt.MouseButton.NoButton:
+            self._cursor = event.position()
+            self._hover_timer.start()
+
+    def _on_hover_rest(self) -> None:
+        if self._cursor is not None and not self._closed:
+            pick = self.pick_at(self._cursor)
+            self._set_hovered(pick.structure if pick is not None else "")
+
+    def _set_hovered(self, name: str) -> None:
+        if name != self._hovered:
+            self._hovered = name
+            self.hovered_structure.emit(name)
+
+    def _on_render_start(self, *_args) -> None:
+        self._render_started = time.perf_counter()
+
+    def _on_render_end(self, *_args) -> None:
+        self._render_ms = 1000.0 * (time.perf_counter() - self._render_started)
+
+    def shutdown(self) -> None:
+        """Release the OpenGL window (call before the application quits)."""
+        if not self._closed:
+            self._closed = True
+            self._hover_timer.stop()
+            self.plotter.removeEventFilter(self)
+            self.plotter.close()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
