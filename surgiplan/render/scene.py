@@ -208,7 +208,8 @@ class TwinScene:
 
     # ---- picking ------------------------------------------------------------------------
     def pick(self, display_x: float, display_y: float, *,
-             structures: Collection[str] | None = None) -> Pick | None:
+             structures: Collection[str] | None = None,
+             min_opacity: float = 0.0) -> Pick | None:
         """The structure surface point under a display pixel, or ``None``.
 
         Parameters
@@ -219,6 +220,9 @@ class TwinScene:
         structures : collection of str, optional
             Only these structures can be picked (e.g. ``{"skin"}`` for an incision); all
             visible ones by default.
+        min_opacity : float
+            Structures drawn more transparent than this are seen through, not picked (e.g.
+            0.5 to reach the organs inside a translucent body outline).
 
         Returns
         -------
@@ -230,7 +234,8 @@ class TwinScene:
         self._picker.RemoveAllLocators()
         self._picker.InitializePickList()
         for name, drawn in self.structures.items():
-            if drawn.actor.visibility and (structures is None or name in structures):
+            if (drawn.actor.visibility and (structures is None or name in structures)
+                    and drawn.actor.GetProperty().GetOpacity() >= min_opacity):
                 self._picker.AddPickList(drawn.actor)
                 self._picker.AddLocator(drawn.picking_locator())
         if not self._picker.Pick(float(display_x), float(display_y), 0.0, renderer):

@@ -29,6 +29,9 @@ CLICK_SLOP_PX = 4
 """A press and release farther apart than this is a drag (rotate), not a pick."""
 HOVER_DELAY_MS = 120
 """The cursor must rest this long before the structure under it is looked up."""
+SEE_THROUGH_BELOW = 0.5
+"""Without a list of pickable structures, surfaces more transparent than this (a translucent
+body outline) are seen through by clicks and hovering, unless nothing else is hit."""
 
 
 class View3D(QWidget):
@@ -163,8 +166,16 @@ class View3D(QWidget):
 
     def pick_at(self, position: QPointF,
                 structures: Collection[str] | None = None) -> Pick | None:
-        """The structure surface point under a widget position, or ``None``."""
-        return self.scene.pick(*self.to_display(position), structures=structures)
+        """The structure surface point under a widget position, or ``None``.
+
+        With ``structures`` only those are picked; otherwise the first fairly opaque surface
+        (see :data:`SEE_THROUGH_BELOW`), else the first visible one.
+        """
+        x, y = self.to_display(position)
+        if structures is not None:
+            return self.scene.pick(x, y, structures=structures)
+        return (self.scene.pick(x, y, min_opacity=SEE_THROUGH_BELOW)
+                or self.scene.pick(x, y))
 
     # ---- Qt events ----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802

@@ -109,3 +109,44 @@ def test_screenshot_is_written_and_shows_the_structures_and_the_plan(view, tmp_p
     assert _share_of_colour(image, COLOURS["vessel"]) > 0.002
     assert view.scene.instrument_actor("needle-1") is not None
     assert [p.name for p in tmp_path.iterdir()] == ["view.png"]
+
+
+def test_clicks_see_through_a_translucent_outline_unless_it_is_asked_for(qtbot, view, twin):
+    view.set_display("liver", DisplaySettings(COLOURS["liver"], opacity=0.3))
+    view.view_anterior()
+    target = _widget_point(view, LIVER[0])
+    view.set_pick_mode(True)
+    with qtbot.waitSignal(view.picked, timeout=5000) as signal:  # nothing opaque behind it
+        qtbot.mouseClick(view.plotter, Qt.MouseButton.LeftButton, pos=target)
+    assert signal.args[0].structure == "liver"
+    big = sphere_twin({"outline": ((0.0, 0.0, 0.0), 90.0), "liver": LIVER})
+    big.display["outline"] = DisplaySettings((0.9, 0.8, 0.7), opacity=0.25)
+    big.display["liver"] = DisplaySettings(COLOURS["liver"])
+    view.show_twin(big)
+    target = _widget_point(view, LIVER[0])
+    with qtbot.waitSignal(view.picked, timeout=5000) as signal:
+        qtbot.mouseClick(view.plotter, Qt.MouseButton.LeftButton, pos=target)
+    assert signal.args[0].structure == "liver"
+    view.set_pick_mode(True, structures={"outline"})
+    with qtbot.waitSignal(view.picked, timeout=5000) as signal:
+        qtbot.mouseClick(view.plotter, Qt.MouseButton.LeftButton, pos=target)
+    assert signal.args[0].structure == "outline"
+    assert abs(np.linalg.norm(signal.args[0].point_lps_mm) - 90.0) < 1.0
+
+
+def test_the_view_shows_the_sample_case_with_its_plan(qtbot, view, tmp_path):
+    from surgiplan.case.case_file import load_case
+    from surgiplan.sample_case import sample_case_file
+
+    case = load_case(sample_case_file())
+    view.show_twin(case.twin)
+    view.set_display("skin", DisplaySettings(case.twin.display["skin"].colour, visible=False))
+    view.show_plan(case.plan, load_catalogue())
+    assert set(view.scene.structures) == set(case.twin.structures)
+    assert view.scene.instrument_actor("needle-1") is not None
+    image = np.asarray(Image.open(view.screenshot(tmp_path / "sample.png")).convert("RGB"))
+    assert view.render_time_ms > 0
+    assert image.reshape(-1, 3).std(axis=0).max() > 10
+    spleen = case.twin.display["spleen"].colour  # not behind the liver in the front view
+    assert _share_of_colour(image, case.twin.display["liver"].colour, 0.02) > 0.02
+    assert _share_of_colour(image, spleen, 0.02) > 0.002
