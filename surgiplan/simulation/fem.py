@@ -53,6 +53,7 @@ from surgiplan.simulation.fem_solvers import (
     minimize,
 )
 from surgiplan.simulation.materials import MMHG_TO_MPA
+from surgiplan.simulation.sparse_cholesky import resolve_backend
 
 __all__ = ["ConvergenceWarning", "CorotationalSolver", "FemModel", "FemState", "Prescribed",
            "fixed_nodes_in_box", "fixed_nodes_near", "gravity_forces", "surface_nodal_areas"]
@@ -77,27 +78,37 @@ class CorotationalSolver:
         factor; larger sets get a factor of their own (cached by node set).
     warp : bool
         Rotate the fixed factor by per-node rotations (better convergence under rotation).
+    backend : {"cholmod", "cholespy"}, optional
+        Sparse Cholesky backend (:mod:`.sparse_cholesky`); default scikit-sparse's CHOLMOD
+        when installed, else cholespy.
 
     Attributes
     ----------
     factorizations : int
         Sparse Cholesky factorizations made so far (they are cached and reused).
+    backend : str
+        The sparse Cholesky backend in use.
     """
 
     def __init__(self, model: FemModel, *, damping: tuple[float, float] = (0.1, 0.1),
-                 compliance_limit: int = 64, warp: bool = True) -> None:
+                 compliance_limit: int = 64, warp: bool = True,
+                 backend: str | None = None) -> None:
         alpha, beta = (float(v) for v in damping)
         if not (alpha >= 0 and beta >= 0 and np.isfinite(alpha + beta)):
             raise InputError(f"Rayleigh damping (alpha, beta) must be >= 0, got {damping}")
         self.model, self.damping, self.warp = model, (alpha, beta), warp
         self.compliance_limit = int(compliance_limit)
-        self._cache = FactorCache()
+        self._cache = FactorCache(backend=resolve_backend(backend))
         self._matrices: dict[tuple, sp.csr_matrix] = {}
         self.reset()
 
     @property
     def factorizations(self) -> int:
         return self._cache.count
+
+    @property
+    def backend(self) -> str:
+        return self._cache.backend
 
     @property
     def displacement_mm(self) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Factorization reuse. The system matrix of a mode (the rest stiffness ``K0`` for quasi-static
 solves, ``M (1/dt^2 + alpha/dt) + (1 + beta/dt) K0`` for implicit Euler) is factorized with
-cholespy (CHOLMOD) with the Dirichlet nodes eliminated, and the factor is kept in a small LRU
+CHOLMOD (:mod:`.sparse_cholesky`: scikit-sparse with OpenBLAS when installed, else cholespy)
+with the Dirichlet nodes eliminated, and the factor is kept in a small LRU
 cache keyed by ``(mode, eliminated-node set)``. Only a change of mode, time step, damping or of
 the *fixed* (attachment) nodes costs a new factorization.
 
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from cholespy import CholeskySolverD, MatrixType
 
 from surgiplan.simulation.fem_assembly import (
     ElementGeometry,
@@ -41,6 +41,7 @@ from surgiplan.simulation.fem_assembly import (
     norm,
     tangent_product,
 )
+from surgiplan.simulation.sparse_cholesky import factorize
 
 _COLUMN_CHUNK = 96
 _COLUMN_BUDGET_BYTES = 256 * 2**20
@@ -57,19 +58,20 @@ class Factorization:
         Symmetric positive definite on the kept DOFs (N/mm).
     eliminated : (n,) bool ndarray
         Nodes whose three DOFs are removed (Dirichlet).
+    backend : str, optional
+        Sparse Cholesky backend (:func:`.sparse_cholesky.factorize`; default the fastest
+        installed). ``self.backend`` is the one used.
     """
 
-    def __init__(self, matrix: sp.spmatrix, eliminated: np.ndarray) -> None:
+    def __init__(self, matrix: sp.spmatrix, eliminated: np.ndarray,
+                 backend: str | None = None) -> None:
         self.eliminated = np.asarray(eliminated, dtype=bool).copy()
         self.n_nodes = len(self.eliminated)
         self.dofs = np.flatnonzero(np.repeat(~self.eliminated, 3))
         self.position = np.full(3 * self.n_nodes, -1, dtype=np.int64)
         self.position[self.dofs] = np.arange(len(self.dofs))
-        lower = sp.tril(sp.csr_matrix(matrix)[self.dofs][:, self.dofs]).tocsc()
-        lower.sort_indices()
-        self._solver = CholeskySolverD(len(self.dofs), lower.indptr.astype(np.int32),
-                                       lower.indices.astype(np.int32),
-                                       np.ascontiguousarray(lower.data), MatrixType.CSC)
+        self._factor = factorize(sp.csr_matrix(matrix)[self.dofs][:, self.dofs], backend)
+        self.backend = self._factor.backend
         self._columns: dict[int, np.ndarray] = {}
         self._contact_key: bytes | None = None
         self._contact: tuple[np.ndarray, np.ndarray, tuple] | None = None
@@ -82,10 +84,7 @@ class Factorization:
 
     def solve_reduced(self, rhs: np.ndarray) -> np.ndarray:
         """Solve on the kept DOFs directly: ``(d,)`` or ``(d, k)`` right-hand sides."""
-        b = np.ascontiguousarray(rhs, dtype=np.float64)
-        x = np.zeros_like(b)
-        self._solver.solve(b, x)
-        return x
+        return self._factor.solve(rhs)
 
     def contact_system(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
         """Compliance data of a contact node set: DOF rows ``(3 k,)``, columns ``A^-1 J^T``
@@ -117,10 +116,11 @@ class Factorization:
 
 
 class FactorCache:
-    """LRU cache of :class:`Factorization` by key; ``count`` counts factorizations made."""
+    """LRU cache of :class:`Factorization` by key; ``count`` counts factorizations made,
+    ``backend`` is the sparse Cholesky backend they use (None: the default one)."""
 
-    def __init__(self, capacity: int = 4) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int = 4, backend: str | None = None) -> None:
+        self.capacity, self.backend = capacity, backend
         self.count = 0
         self._entries: OrderedDict[Hashable, Factorization] = OrderedDict()
 
@@ -130,7 +130,7 @@ class FactorCache:
         if key in self._entries:
             self._entries.move_to_end(key)
             return self._entries[key]
-        factor = Factorization(matrix(), eliminated)
+        factor = Factorization(matrix(), eliminated, self.backend)
         self.count += 1
         self._entries[key] = factor
         while len(self._entries) > self.capacity:
