@@ -59,8 +59,19 @@ def case_info_text(info) -> str:
     for name, ids in info.plan_ids.items():
         if ids:
             lines.append(f"  {name}: {', '.join(ids)}")
+    lines += thresholds_lines(info.thresholds)
     lines.append("steps: " + ", ".join(step.name for step in info.provenance.steps))
     return "\n".join(lines)
+
+
+def thresholds_lines(overrides: dict) -> list[str]:
+    """The plan's threshold overrides, one line per rule (or that it uses the shipped table)."""
+    if not overrides:
+        return ["thresholds: the shipped table (data/risk_thresholds.json)"]
+    lines = ["thresholds overridden by the plan:"]
+    for rule_id, entry in overrides.items():
+        lines.append(f"  {rule_id}: {json.dumps(entry, sort_keys=True)}")
+    return lines
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -78,12 +89,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                              text=f"Apply {Path(args.apply).name}")
     case.provenance.add_step("plan", file=Path(args.apply).name,
                              added={k: len(getattr(items, k)) for k in
-                                    ("incisions", "instruments", "landmarks", "measurements")})
+                                    ("incisions", "instruments", "landmarks", "measurements")},
+                             thresholds=sorted(items.thresholds))
     save_case(case, args.case)
     for item_id, path in check.incisions.items():
         print(incision_line(item_id, path))
     for item_id, trajectory in check.trajectories.items():
         print(trajectory_line(item_id, trajectory))
+    if items.thresholds:
+        print("\n".join(thresholds_lines(case.plan.thresholds)))
     print(f"plan applied and saved: {args.case}")
     return 0
 

@@ -95,3 +95,43 @@ def test_check_bad_input_exits_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "surgiplan.cli", "check",
                              str(tmp_path / "junk.surgiplan")], capture_output=True, text=True)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def _apply(case, tmp_path, document: dict, name: str = "more.json") -> subprocess.CompletedProcess:
+    (tmp_path / name).write_text(json.dumps(document))
+    return subprocess.run([sys.executable, "-m", "surgiplan.cli", "plan", str(case), "--apply",
+                           str(tmp_path / name)], capture_output=True, text=True, timeout=300)
+
+
+def test_plan_threshold_override_turns_the_grazing_warning_off(base_case, tmp_path, capsys):
+    """Like the demo's needle-2 (2.73 mm from the portal vein): a warning at the 3 mm default,
+    none once the plan lowers safety_margin's warning to 2 mm."""
+    y = VESSEL[1] - (VESSEL_RADIUS + NEEDLE_RADIUS + 2.7)
+    case = _case_with_needle(base_case, tmp_path, y_mm=y)
+    capsys.readouterr()
+    code, [margin] = _check(case)
+    assert code == 0 and margin["rule"] == "safety_margin"
+    assert 2.0 < margin["value"] < 3.0 and margin["threshold"] == 3.0
+    override = {"safety_margin": {"thresholds": {"warning_mm": 2.0}}}
+    result = _apply(case, tmp_path, {"thresholds": override})
+    assert result.returncode == 0, result.stderr
+    assert "safety_margin" in result.stdout
+    assert _check(case) == (0, [])
+    info = subprocess.run([sys.executable, "-m", "surgiplan.cli", "case", "info", str(case),
+                           "--json"], capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(info.stdout)["thresholds"] == override
+    text = subprocess.run([sys.executable, "-m", "surgiplan.cli", "case", "info", str(case)],
+                          capture_output=True, text=True, timeout=300, check=True).stdout
+    assert 'safety_margin: {"thresholds": {"warning_mm": 2.0}}' in text
+
+
+def test_invalid_threshold_override_exits_2_naming_the_key(base_case, tmp_path):
+    case = tmp_path / "case.surgiplan"
+    shutil.copy(base_case, case)
+    before = case.read_bytes()
+    result = _apply(case, tmp_path, {"thresholds": {
+        "safety_margin": {"thresholds": {"margin_mm": 2.0}}}})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'margin_mm'" in lines[0] and "warning_mm" in lines[0], lines
+    assert case.read_bytes() == before  # left untouched

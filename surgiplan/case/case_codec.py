@@ -1,6 +1,6 @@
-"""A :class:`~surgiplan.case.model.Case` to archive members and back (schema 1).
+"""A :class:`~surgiplan.case.model.Case` to archive members and back (schema 2).
 
-Members of schema 1 (every array bit-identical after a round trip)::
+Members of schema 2 (every array bit-identical after a round trip)::
 
     manifest.json                     written by surgiplan.case.case_file
     volume/voxels.npy                 Volume.voxels, dtype and layout as in memory
@@ -12,7 +12,8 @@ Members of schema 1 (every array bit-identical after a round trip)::
     structures/<dir>/tets.npz         nodes_lps_mm, tets, tet_tissue, tissue_names, tissue,
                                       cell_size_mm, source_volume_ml (deformable structures only)
     display.json                      colour, opacity, visible by structure name
-    plan.json                         surgiplan.plan.plan_json.plan_to_json(plan)
+    plan.json                         surgiplan.plan.plan_json.plan_to_json(plan), with the
+                                      plan's threshold overrides ("thresholds", schema 2)
     rehearsals/<nnnn>.json            one per rehearsal run, in order
 
 ``<dir>`` is the structure name made safe for a path (letters, digits, ``_`` and ``-``),
@@ -39,6 +40,8 @@ from surgiplan.twin.twin import DisplaySettings, PatientTwin, StructureModel
 CASE_FORMAT = "surgiplan-case"
 """Value of the manifest's ``format`` key in every case file, of every schema (never change it:
 it is how a reader tells a case from another zip before looking at the schema version)."""
+CASE_SCHEMA_VERSION = 2
+"""Schema of the files this version writes (2: the plan carries its threshold overrides)."""
 
 
 def write_case(case: Case, out: ArchiveWriter, *, include_identity: bool) -> dict[str, Any]:
@@ -60,7 +63,7 @@ def write_case(case: Case, out: ArchiveWriter, *, include_identity: bool) -> dic
 
 
 def read_case(manifest: dict[str, Any], members: Members) -> Case:
-    """The case held by ``members`` as described by a schema-1 ``manifest``."""
+    """The case held by ``members`` as described by a current-schema ``manifest``."""
     from surgiplan.plan.plan_json import plan_from_json
 
     twin = read_twin(manifest, members)
@@ -75,7 +78,8 @@ def _manifest(case: Case, table: list[dict], rehearsals: list[str],
     provenance = case.provenance
     volume = case.volume
     return {
-        "format": CASE_FORMAT, "schema_version": 1, "software_version": __version__,
+        "format": CASE_FORMAT, "schema_version": CASE_SCHEMA_VERSION,
+        "software_version": __version__,
         "saved": now_iso(), "author": provenance.author, "created": provenance.created,
         "modified": provenance.modified,
         "provenance": {

@@ -28,7 +28,7 @@ import functools
 import os
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,7 +43,13 @@ from surgiplan.case.case_archive import (
     json_bytes,
     replace_atomically,
 )
-from surgiplan.case.case_codec import CASE_FORMAT, read_case, read_provenance, write_case
+from surgiplan.case.case_codec import (
+    CASE_FORMAT,
+    CASE_SCHEMA_VERSION,
+    read_case,
+    read_provenance,
+    write_case,
+)
 from surgiplan.case.case_migrations import MIGRATIONS, schema_version_of
 from surgiplan.case.model import Case, Provenance
 from surgiplan.errors import InputError, OutputError
@@ -54,8 +60,8 @@ __all__ = [
     "has_recovery", "load_case", "recovery_path", "save_case",
 ]
 
-CASE_SCHEMA_VERSION = 1
-"""Schema of the files this version writes; older ones are migrated, newer ones refused."""
+# CASE_SCHEMA_VERSION (from case_codec): schema of the files this version writes; older ones
+# are migrated (case_migrations), newer ones refused.
 
 CASE_SUFFIX = ".surgiplan"
 RECOVERY_SUFFIX = ".recovery"
@@ -102,6 +108,9 @@ class CaseInfo:
         Item ids by plan collection, in plan order.
     rehearsals : int
         Number of recorded rehearsal runs.
+    thresholds : dict
+        The plan's threshold overrides (rule id -> partial entry of
+        ``data/risk_thresholds.json``); empty when it uses the shipped table.
     """
 
     path: Path
@@ -113,6 +122,7 @@ class CaseInfo:
     structures: tuple[StructureEntry, ...]
     plan_ids: dict[str, tuple[str, ...]]
     rehearsals: int
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     @property
     def plan_counts(self) -> dict[str, int]:
@@ -133,6 +143,7 @@ class CaseInfo:
             "structures": [vars(entry).copy() for entry in self.structures],
             "plan": {name: list(ids) for name, ids in self.plan_ids.items()},
             "plan_counts": self.plan_counts, "rehearsals": self.rehearsals,
+            "thresholds": self.thresholds,
         }
 
 
@@ -252,7 +263,7 @@ def case_info(path: str | os.PathLike[str]) -> CaseInfo:
                 provenance=read_provenance(manifest), volume=manifest.get("volume"),
                 structures=tuple(_entry(row) for row in manifest["structures"]),
                 plan_ids={name: tuple(plan.collection(name)) for name in COLLECTIONS},
-                rehearsals=len(manifest.get("rehearsals", [])))
+                rehearsals=len(manifest.get("rehearsals", [])), thresholds=plan.thresholds)
         except CaseFileError:
             raise
         except (InputError, KeyError, TypeError, ValueError) as exc:

@@ -24,6 +24,9 @@ Schema 0 is the pre-release layout (development builds before the manifest carri
 
 Members were named by the raw structure name and carried no SHA-256 (the zip CRC only); plan,
 structure table and display settings lived inside the manifest; there were no rehearsals.
+
+Schema 1 is schema 2 without per-plan threshold overrides: its ``plan.json`` has no
+``"thresholds"``; the migration adds an empty one (the plan uses the shipped table).
 """
 
 from __future__ import annotations
@@ -109,7 +112,16 @@ def migrate_v0_to_v1(manifest: dict[str, Any], members: Members) -> dict[str, An
     }
 
 
-MIGRATIONS: dict[int, Migration] = {0: migrate_v0_to_v1}
+def migrate_v1_to_v2(manifest: dict[str, Any], members: Members) -> dict[str, Any]:
+    """Schema 1 to 2: the plan gains its (empty) threshold overrides."""
+    plan = members.json("plan.json")
+    if not isinstance(plan, dict):
+        raise ValueError("plan.json is not a JSON object")
+    members.put("plan.json", json_bytes({**plan, "thresholds": plan.get("thresholds") or {}}))
+    return {**manifest, "schema_version": 2}
+
+
+MIGRATIONS: dict[int, Migration] = {0: migrate_v0_to_v1, 1: migrate_v1_to_v2}
 """Migration from schema ``n`` (key) to ``n + 1``."""
 
 

@@ -167,13 +167,20 @@ _TYPES = {"incisions": Incision, "instruments": InstrumentPlacement, "landmarks"
 
 @dataclass
 class Plan:
-    """All plan items by collection and id (insertion-ordered), with change events."""
+    """All plan items by collection and id (insertion-ordered), with change events.
+
+    ``thresholds`` holds the plan's overrides of the complication-rule thresholds (rule id ->
+    partial entry of ``data/risk_thresholds.json``, see :mod:`surgiplan.plan.overrides`); empty
+    when the plan uses the shipped table. Change it through
+    :class:`~surgiplan.plan.overrides.SetThresholds` so the change can be undone.
+    """
 
     incisions: dict[str, Incision] = field(default_factory=dict)
     instruments: dict[str, InstrumentPlacement] = field(default_factory=dict)
     landmarks: dict[str, Landmark] = field(default_factory=dict)
     measurements: dict[str, Measurement] = field(default_factory=dict)
     events: EventEmitter = field(default_factory=EventEmitter, compare=False, repr=False)
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     def collection(self, name: str) -> dict:
         if name not in COLLECTIONS:

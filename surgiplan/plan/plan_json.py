@@ -16,8 +16,14 @@ Schema (version 1; every coordinate in patient LPS millimetres)::
                      "points_lps_mm": [[x, y, z], [x, y, z], ...], "depth_mm": 5.0}],
       "landmarks": [{"id": "lm-1", "point_lps_mm": [x, y, z], "label": "xiphoid"}],
       "measurements": [{"id": "m-1", "kind": "point_point",
-                        "points_lps_mm": [[x, y, z], [x, y, z]], "structures": []}]
+                        "points_lps_mm": [[x, y, z], [x, y, z]], "structures": []}],
+      "thresholds": {"safety_margin": {"thresholds": {"warning_mm": 2.0}}}
     }
+
+``thresholds`` overrides the complication rules' thresholds for this plan: rule id -> partial
+entry of ``data/risk_thresholds.json`` (``thresholds``, ``per_structure``, ``per_tissue``,
+``per_condition``, ``settings``, ``enabled``), checked against that table
+(:mod:`surgiplan.plan.overrides`).
 
 Every collection is optional. An instrument needs either ``entry_lps_mm`` and
 ``target_lps_mm`` (its tip is put at the target, its z axis along target - entry, its x axis
@@ -34,10 +40,11 @@ plan.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +62,7 @@ from surgiplan.plan.model import (
     Measurement,
     Plan,
 )
+from surgiplan.plan.overrides import OVERRIDES_SCHEMA, SetThresholds, validate_overrides
 from surgiplan.plan.placement import pose_along
 
 SCHEMA_VERSION = 1
@@ -100,6 +108,7 @@ PLAN_SCHEMA: dict[str, Any] = {
             "id": _ID, "kind": {"enum": list(MEASUREMENT_KINDS)},
             "points_lps_mm": {"type": "array", "items": _POINT},
             "structures": {"type": "array", "items": {"type": "string"}}})},
+        "thresholds": OVERRIDES_SCHEMA,
     },
 }
 
@@ -108,17 +117,24 @@ _TOP_KEYS = tuple(PLAN_SCHEMA["properties"])
 
 @dataclass(frozen=True)
 class PlanItems:
-    """The items of a plan file, ready to add to a plan as one undoable step."""
+    """The items of a plan file, ready to add to a plan as one undoable step.
+
+    ``thresholds`` holds the file's validated threshold overrides (empty without any).
+    """
 
     incisions: tuple[Incision, ...] = ()
     instruments: tuple[InstrumentPlacement, ...] = ()
     landmarks: tuple[Landmark, ...] = ()
     measurements: tuple[Measurement, ...] = ()
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     def to_macro(self, text: str = "Load plan file") -> Macro:
-        """One :class:`Macro` adding every item (all or nothing; one undo step)."""
-        return Macro([AddItem(name, item) for name in COLLECTIONS
-                      for item in getattr(self, name)], text=text)
+        """One :class:`Macro` adding every item and merging the threshold overrides over the
+        plan's (all or nothing; one undo step)."""
+        commands = [AddItem(name, item) for name in COLLECTIONS for item in getattr(self, name)]
+        if self.thresholds:
+            commands.append(SetThresholds(self.thresholds))
+        return Macro(commands, text=text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,6 +162,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "measurements": [{"id": m.id, "kind": m.kind,
                           "points_lps_mm": [_point(p) for p in m.points_lps_mm],
                           "structures": list(m.structures)} for m in plan.measurements.values()],
+        "thresholds": copy.deepcopy(plan.thresholds),
     }
 
 
@@ -200,7 +217,8 @@ def items_from_json(data: Any) -> PlanItems:
     ------
     InputError
         Naming the JSON path of the first problem (``instruments[2].entry_lps_mm``) and the way
-        out: wrong types, missing or unknown keys, duplicate ids, unsupported schema version.
+        out: wrong types, missing or unknown keys, duplicate ids, unsupported schema version,
+        threshold overrides naming an unknown rule, section, threshold or setting.
     """
     doc = _object(data, "the plan", _TOP_KEYS, ())
     version = doc.get("schema_version", SCHEMA_VERSION)
@@ -216,6 +234,8 @@ def items_from_json(data: Any) -> PlanItems:
             raise InputError(f"{name} must be a list of objects: write \"{name}\": [...]")
         found[name] = tuple(reader(entry, f"{name}[{i}]") for i, entry in enumerate(entries))
         _check_unique(found[name], name)
+    thresholds = doc.get("thresholds")
+    found["thresholds"] = {} if thresholds is None else validate_overrides(thresholds)
     return PlanItems(**found)
 
 

@@ -23,6 +23,7 @@ from surgiplan.case.model import Case
 from surgiplan.plan.catalogue import Catalogue, load_catalogue
 from surgiplan.plan.incision import trace_incision
 from surgiplan.plan.model import Incision, InstrumentPlacement
+from surgiplan.plan.overrides import merge_overrides
 from surgiplan.plan.trajectory import Trajectory, analyse_trajectory, skin_normal
 from surgiplan.progress import ProgressCallback, report
 from surgiplan.risk import Complication, RiskContext, evaluate_all, exit_code, load_thresholds
@@ -241,12 +242,14 @@ def simulate_plan(case: Case, *, catalogue: Catalogue | None = None,
     catalogue : Catalogue, optional
         Instrument catalogue (the shipped one by default).
     overrides : dict, optional
-        Per-plan threshold overrides (same layout as ``data/risk_thresholds.json``).
+        Threshold overrides (same layout as ``data/risk_thresholds.json``), merged over the
+        plan's own (:attr:`Plan.thresholds`), which are used by default.
     """
     catalogue = catalogue or load_catalogue()
     world = CollisionWorld(case.twin)
+    merged = merge_overrides(case.plan.thresholds, overrides or {})
     context = RiskContext(twin=case.twin, plan=case.plan, catalogue=catalogue,
-                          thresholds=load_thresholds(overrides=overrides))
+                          thresholds=load_thresholds(overrides=merged or None))
     items = list(case.plan.instruments.values()) + list(case.plan.incisions.values())
     pushes: list[tuple[str, ContactDeformation]] = []
     for done, item in enumerate(items):

@@ -54,6 +54,11 @@ def _labelmap(affine: np.ndarray) -> LabelMap:
     return labels
 
 
+THRESHOLDS = {"safety_margin": {"thresholds": {"warning_mm": 2.0},
+                                "per_structure": {"portal_vein": {"critical_mm": 1.5}}}}
+"""The sample plan's threshold overrides (kept by a round trip)."""
+
+
 def _plan(n_landmarks: int = 1) -> Plan:
     pose = np.eye(4)
     pose[:3, :3] = rotation((1, 0, 0), 30.0)
@@ -64,7 +69,7 @@ def _plan(n_landmarks: int = 1) -> Plan:
     landmarks = [Landmark(f"landmark-{n}", (1.5 * n, 2.0, -3.0), f"mark {n}")
                  for n in range(1, n_landmarks + 1)]
     return Plan(incisions={incision.id: incision}, instruments={needle.id: needle},
-                landmarks={lm.id: lm for lm in landmarks})
+                landmarks={lm.id: lm for lm in landmarks}, thresholds=THRESHOLDS)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +133,7 @@ def assert_same_case(loaded: Case, case: Case, *, schema0: bool = False) -> None
     assert loaded.twin.display == case.twin.display
     assert loaded.twin.summaries() == case.twin.summaries()
     assert loaded.plan.snapshot() == case.plan.snapshot()
+    assert loaded.plan.thresholds == ({} if schema0 else case.plan.thresholds)
     assert loaded.provenance == case.provenance
     assert loaded.rehearsals == ([] if schema0 else case.rehearsals)
 
@@ -171,7 +177,7 @@ def test_zip_layout_and_manifest(case, tmp_path):
     assert folders == {"liver": "structures/liver", RIB: "structures/Left_rib_5"}
     assert {f"{folders['liver']}/{part}.npz" for part in ("region", "surface", "tets")} <= names
     assert f"{folders[RIB]}/tets.npz" not in names  # bone is rigid
-    assert manifest["schema_version"] == 1 and manifest["format"] == "surgiplan-case"
+    assert manifest["schema_version"] == 2 and manifest["format"] == "surgiplan-case"
     assert manifest["provenance"]["steps"][1]["parameters"]["tet_nodes"] == [200, 600]
     assert manifest["author"] == "surgeon1"
     members = _members_bytes(path)
@@ -418,9 +424,9 @@ def test_newer_schema_is_refused(case, tmp_path):
     def bump(name: str, data: bytes) -> bytes:
         if name != "manifest.json":
             return data
-        return json.dumps({**json.loads(data), "schema_version": 2}).encode()
+        return json.dumps({**json.loads(data), "schema_version": 3}).encode()
     _rewrite(path, newer, bump)
-    _refused(newer, r"newer.surgiplan was made by a newer SurgiPlan \(schema 2 > 1\): "
+    _refused(newer, r"newer.surgiplan was made by a newer SurgiPlan \(schema 3 > 2\): "
                     "update SurgiPlan to open it")
 
 
@@ -457,7 +463,8 @@ def _write_v0(case: Case, path: Path) -> None:
         "software_version": provenance.software_version, "author": provenance.author,
         "created": provenance.created, "modified": provenance.modified,
         "source": provenance.source, "steps": [dataclasses.asdict(s) for s in provenance.steps],
-        "structures": table, "plan": plan_to_json(case.plan),
+        "structures": table,
+        "plan": {k: v for k, v in plan_to_json(case.plan).items() if k != "thresholds"},
         "display": {n: dataclasses.asdict(d) for n, d in twin.display.items()},
     }
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -501,6 +508,33 @@ def test_schema_0_file_is_migrated(case, tmp_path):
                                 "measurements": 0}
 
 
+def test_schema_1_file_without_threshold_overrides_is_migrated(case, tmp_path):
+    """Schema 1 plans had no "thresholds": they load with none (the shipped table)."""
+    import hashlib
+
+    path = save_case(case, tmp_path / "v2.surgiplan")
+    old = tmp_path / "v1.surgiplan"
+    members = _members_bytes(path)
+    plan = json.loads(members["plan.json"])
+    del plan["thresholds"]
+    members["plan.json"] = json.dumps(plan).encode()
+    manifest = json.loads(members.pop("manifest.json"))
+    manifest["schema_version"] = 1
+    manifest["content"] = [{**row, "sha256": hashlib.sha256(members[row["name"]]).hexdigest()}
+                           for row in manifest["content"]]
+    with zipfile.ZipFile(old, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        archive.writestr("manifest.json", json.dumps(manifest))
+    loaded = load_case(old)
+    assert loaded.plan.thresholds == {}
+    assert loaded.plan.snapshot() == case.plan.snapshot()
+    info = case_info(old)
+    assert info.schema_version == 1 and info.thresholds == {}
+    resaved = save_case(loaded, tmp_path / "resaved.surgiplan")
+    assert json.loads(_members_bytes(resaved)["manifest.json"])["schema_version"] == 2
+
+
 # --- autosave and case info ----------------------------------------------------------------------
 
 def test_autosave_recovery_lifecycle(case, tmp_path):
@@ -538,7 +572,8 @@ def test_case_info_reads_manifest_and_plan_only(case, tmp_path, monkeypatch):
     info = case_info(path)
     assert sorted(set(opened)) == ["manifest.json", "plan.json"]
 
-    assert info.schema_version == 1 and info.rehearsals == 1
+    assert info.schema_version == 2 and info.rehearsals == 1
+    assert info.thresholds == THRESHOLDS and info.to_json()["thresholds"] == THRESHOLDS
     assert info.provenance == case.provenance
     assert info.volume["shape"] == list(SHAPE) and info.volume["modality"] == "CT"
     liver = case.twin.structures["liver"]

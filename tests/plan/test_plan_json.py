@@ -108,6 +108,46 @@ def test_items_apply_as_one_undoable_step():
     assert not plan.instruments and not plan.incisions  # all or nothing
 
 
+OVERRIDES = {"safety_margin": {"thresholds": {"warning_mm": 2.0},
+                               "per_structure": {"portal_vein": {"critical_mm": 1.5}}},
+             "port_geometry": {"enabled": False}}
+
+
+def test_threshold_overrides_round_trip_and_apply_as_part_of_the_step(tmp_path):
+    plan = plan_from_json({**MINIMAL, "thresholds": OVERRIDES})
+    assert plan.thresholds == OVERRIDES
+    path = write_plan_json(plan, tmp_path / "plan.json")
+    assert json.loads(path.read_text())["thresholds"] == OVERRIDES
+    assert read_plan_json(path).thresholds == OVERRIDES
+    assert plan_to_json(Plan())["thresholds"] == {}  # written files carry every field
+    # Applying a file merges its overrides over the plan's, in the same undo step.
+    stack = UndoStack(plan)
+    more = {"safety_margin": {"thresholds": {"critical_mm": 0.5}}}
+    stack.push(items_from_json({"thresholds": more}).to_macro())
+    assert plan.thresholds["safety_margin"]["thresholds"] == {"warning_mm": 2.0,
+                                                              "critical_mm": 0.5}
+    assert plan.thresholds["port_geometry"] == {"enabled": False}
+    stack.undo()
+    assert plan.thresholds == OVERRIDES
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"safety_margin": {"thresholds": {"margin_mm": 2.0}}},
+     r"thresholds: .*'safety_margin' thresholds: unknown 'margin_mm'; valid: warning_mm, "
+     "critical_mm"),
+    ({"safety_marg": {"thresholds": {"warning_mm": 2.0}}},
+     r"thresholds: .*unknown 'safety_marg'; valid: critical_breach, safety_margin"),
+    ({"safety_margin": {"citations": []}}, r"'safety_margin': unknown 'citations'"),
+    ({"safety_margin": {"thresholds": {"warning_mm": "2"}}},
+     r"warning_mm must be a finite number"),
+    ({"safety_margin": {"enabled": "no"}}, r"enabled must be true or false"),
+    ([1, 2], r"thresholds must be an object of rule ids"),
+])
+def test_bad_threshold_overrides_name_the_key(overrides, message):
+    with pytest.raises(InputError, match=message):
+        items_from_json({**MINIMAL, "thresholds": overrides})
+
+
 def test_written_files_round_trip_exactly(tmp_path):
     plan = plan_from_json(MINIMAL)
     plan._put("landmarks", Landmark("ü-1", (0.1, 1 / 3, -2e-17), "Nabel – umbilicus"))
@@ -127,7 +167,7 @@ def test_schema_documents_the_fields_the_reader_accepts():
         {"id": "m", "kind": "point_point", "points_lps_mm": [[0, 0, 0], [1, 1, 1]]}]}))
     assert set(written) == set(PLAN_SCHEMA["properties"])
     for name, entries in written.items():
-        if name == "schema_version":
+        if name in ("schema_version", "thresholds"):
             continue
         item_schema = PLAN_SCHEMA["properties"][name]["items"]
         assert set(entries[0]) == set(item_schema["properties"]), name
