@@ -37,6 +37,7 @@ from surgiplan.risk.context import (
     StrainFindings,
     VesselDistance,
 )
+from surgiplan.simulation.check_cache import SimulationCache, working_copy
 from surgiplan.simulation.clash import instrument_clash
 from surgiplan.simulation.collision import CollisionReport, CollisionWorld
 from surgiplan.simulation.contact_deformation import (
@@ -68,10 +69,14 @@ class CheckResult:
         Every number the rules read.
     complications : list of Complication
         Critical first.
+    deformed_vertices_lps_mm : dict of str to (n, 3) float ndarray
+        Render-surface vertices (LPS mm) of every structure the plan deforms: organs pushed
+        by blunt instruments and the critical structures they carry; others are at rest.
     """
 
     context: RiskContext
     complications: list[Complication] = field(default_factory=list)
+    deformed_vertices_lps_mm: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -142,17 +147,27 @@ def instrument_findings(world: CollisionWorld, case: Case, placement: Instrument
     return findings
 
 
-def _deformations(case: Case, findings: InstrumentFindings
+def _solve_pushes(case: Case, findings: InstrumentFindings,
+                  cache: SimulationCache) -> list[ContactDeformation]:
+    """The structures a blunt instrument indents, solved with the FEM (cached per pose)."""
+    if findings.instrument.category not in PUSHING_CATEGORIES:
+        return []
+    placement = findings.placement
+    if placement not in cache.deformations:
+        cache.remember(cache.deformations, placement,
+                       deform_by_instrument(case.twin, findings.instrument, placement.pose))
+    return cache.deformations[placement]
+
+
+def _deformations(case: Case, findings: InstrumentFindings, cache: SimulationCache
                   ) -> tuple[list[StrainFindings], list[ContactDeformation]]:
     """Indent the tissue a blunt instrument pushes; record force, pressure and strain.
 
     A pushed structure is deformed, not breached: it leaves ``entered``. Returns the strain
     findings and the solved deformations (for the clearances on the deformed anatomy).
     """
-    if findings.instrument.category not in PUSHING_CATEGORIES:
-        return [], []
     strains = []
-    deformations = deform_by_instrument(case.twin, findings.instrument, findings.placement.pose)
+    deformations = _solve_pushes(case, findings, cache)
     for deformation in deformations:
         state = deformation.state
         findings.entered.pop(deformation.structure, None)
@@ -230,9 +245,70 @@ def _clashes(findings: dict[str, InstrumentFindings]) -> list[ClashFindings]:
     return out
 
 
+def _instrument(world: CollisionWorld, case: Case, placement: InstrumentPlacement,
+                catalogue: Catalogue, cache: SimulationCache) -> InstrumentFindings | None:
+    if placement not in cache.instruments:
+        cache.remember(cache.instruments, placement,
+                       instrument_findings(world, case, placement, catalogue))
+    return working_copy(cache.instruments[placement])
+
+
+def _incision(world: CollisionWorld, case: Case, incision: Incision,
+              cache: SimulationCache) -> IncisionFindings | None:
+    if incision not in cache.incisions:
+        cache.remember(cache.incisions, incision, incision_findings(world, case, incision))
+    return cache.incisions[incision]
+
+
+def _deformed_vertices(case: Case, pushes: list[tuple[str, ContactDeformation]],
+                       anatomy: DeformedAnatomy | None) -> dict[str, np.ndarray]:
+    """Render-surface vertices of the pushed organs (through their embedding) and of the
+    critical structures they carry."""
+    out = {}
+    for name, organ in organ_deformations(pushes).items():
+        physics = case.twin.structure(name).physics
+        if physics is not None:
+            out[name] = physics.embedding.deform(organ.displacement_mm)
+    for name, moved in (anatomy.moved if anatomy is not None else {}).items():
+        out[name] = moved.model.surface.vertices_lps_mm
+    return out
+
+
+def _simulate(case: Case, catalogue: Catalogue, overrides: dict | None,
+              progress: ProgressCallback | None, cache: SimulationCache
+              ) -> tuple[RiskContext, dict[str, np.ndarray]]:
+    world = cache.world_for(case.twin)
+    merged = merge_overrides(case.plan.thresholds, overrides or {})
+    context = RiskContext(twin=case.twin, plan=case.plan, catalogue=catalogue,
+                          thresholds=load_thresholds(overrides=merged or None))
+    items = list(case.plan.instruments.values()) + list(case.plan.incisions.values())
+    pushes: list[tuple[str, ContactDeformation]] = []
+    for done, item in enumerate(items):
+        report(progress, done, len(items), f"Simulating {item.id}")
+        if isinstance(item, InstrumentPlacement):
+            findings = _instrument(world, case, item, catalogue, cache)
+            if findings is not None:
+                context.instruments[item.id] = findings
+                strains, deformations = _deformations(case, findings, cache)
+                context.strains += strains
+                pushes += [(item.id, deformation) for deformation in deformations]
+        else:
+            findings = _incision(world, case, item, cache)
+            if findings is not None:
+                context.incisions[item.id] = findings
+    anatomy = None
+    if pushes:
+        report(progress, len(items), len(items) + 1, "Measuring on the deformed anatomy")
+        anatomy = deformed_anatomy(case, world, context, pushes)
+    context.clashes = _clashes(context.instruments)
+    report(progress, len(items), len(items), "Simulation done")
+    return context, _deformed_vertices(case, pushes, anatomy)
+
+
 def simulate_plan(case: Case, *, catalogue: Catalogue | None = None,
                   overrides: dict | None = None,
-                  progress: ProgressCallback | None = None) -> RiskContext:
+                  progress: ProgressCallback | None = None,
+                  cache: SimulationCache | None = None) -> RiskContext:
     """Fill a :class:`RiskContext` for the case's plan as placed.
 
     Parameters
@@ -244,38 +320,20 @@ def simulate_plan(case: Case, *, catalogue: Catalogue | None = None,
     overrides : dict, optional
         Threshold overrides (same layout as ``data/risk_thresholds.json``), merged over the
         plan's own (:attr:`Plan.thresholds`), which are used by default.
+    cache : SimulationCache, optional
+        Work kept from earlier checks of the same twin (the app's live check); only the plan
+        items not seen before are simulated.
     """
-    catalogue = catalogue or load_catalogue()
-    world = CollisionWorld(case.twin)
-    merged = merge_overrides(case.plan.thresholds, overrides or {})
-    context = RiskContext(twin=case.twin, plan=case.plan, catalogue=catalogue,
-                          thresholds=load_thresholds(overrides=merged or None))
-    items = list(case.plan.instruments.values()) + list(case.plan.incisions.values())
-    pushes: list[tuple[str, ContactDeformation]] = []
-    for done, item in enumerate(items):
-        report(progress, done, len(items), f"Simulating {item.id}")
-        if isinstance(item, InstrumentPlacement):
-            findings = instrument_findings(world, case, item, catalogue)
-            if findings is not None:
-                context.instruments[item.id] = findings
-                strains, deformations = _deformations(case, findings)
-                context.strains += strains
-                pushes += [(item.id, deformation) for deformation in deformations]
-        else:
-            findings = incision_findings(world, case, item)
-            if findings is not None:
-                context.incisions[item.id] = findings
-    if pushes:
-        report(progress, len(items), len(items) + 1, "Measuring on the deformed anatomy")
-        deformed_anatomy(case, world, context, pushes)
-    context.clashes = _clashes(context.instruments)
-    report(progress, len(items), len(items), "Simulation done")
-    return context
+    return _simulate(case, catalogue or load_catalogue(), overrides, progress,
+                     cache if cache is not None else SimulationCache())[0]
 
 
 def check_case(case: Case, *, catalogue: Catalogue | None = None,
                overrides: dict | None = None,
-               progress: ProgressCallback | None = None) -> CheckResult:
-    """Simulate the case's plan and evaluate every complication rule."""
-    context = simulate_plan(case, catalogue=catalogue, overrides=overrides, progress=progress)
-    return CheckResult(context, evaluate_all(context))
+               progress: ProgressCallback | None = None,
+               cache: SimulationCache | None = None) -> CheckResult:
+    """Simulate the case's plan and evaluate every complication rule (see
+    :func:`simulate_plan`)."""
+    context, deformed = _simulate(case, catalogue or load_catalogue(), overrides, progress,
+                                  cache if cache is not None else SimulationCache())
+    return CheckResult(context, evaluate_all(context), deformed)
