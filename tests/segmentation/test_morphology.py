@@ -182,6 +182,20 @@ def test_fill_holes_slice_by_slice_closes_an_open_tube():
     assert filled.voxel_count == 20 * int(outer.sum())
 
 
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_slice_holes_found_in_one_pass_equal_filling_each_slice(axis):
+    rng = np.random.default_rng(axis)
+    mask = ndi.binary_closing(rng.random((14, 22, 26)) > 0.6)
+    expected = mask.copy()
+    for index in range(mask.shape[axis]):
+        plane = np.take(mask, index, axis=axis)
+        filled = ndi.binary_fill_holes(plane, structure=ndi.generate_binary_structure(2, 1))
+        np.moveaxis(expected, axis, 0)[index] = filled
+    got = morph.fill_holes_mask(mask, slice_axis=axis, volumetric=False)
+    assert np.array_equal(got, expected)
+    assert got.sum() > mask.sum()  # the random mask has slice holes to fill
+
+
 def test_boolean_operations_on_different_boxes_match_full_grid_logic():
     shape = (40, 50, 60)
     a_full = ball(shape, (25, 25, 20), 10.0)
