@@ -106,19 +106,23 @@ def _cmd_app(args: argparse.Namespace) -> int:
             or os.environ.get("QT_QPA_PLATFORM")):
         raise InputError("no display to open the window on: run it in a desktop session "
                          "(or under xvfb-run)")
-    folder = Path(args.folder) if args.folder else None
-    if folder is not None and not folder.is_dir():
-        raise InputError(f"no such folder: {folder} (check the path)")
+    target = getattr(args, "folder", None) or getattr(args, "case", None)
+    path = Path(target) if target else None
+    if path is not None and not path.exists():
+        raise InputError(f"no such file or folder: {path} (check the path)")
+    if path is not None and path.is_file() and not path.name.endswith(".surgiplan"):
+        raise InputError(f"{path} is not a case file: give a .surgiplan file or a DICOM folder")
     from surgiplan.ui.app import run_app
 
-    return run_app(folder)
+    return run_app(path)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``surgiplan`` command."""
     parser = _Parser(prog="surgiplan", description="SurgiPlan: plan surgery on a 3D twin.")
     parser.add_argument("--version", action="version", version=f"surgiplan {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.set_defaults(run=_cmd_app)  # no command: the desktop app
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     scan = commands.add_parser("scan", help="list the DICOM series in a folder")
     scan.add_argument("folder", help="folder holding the scan (searched recursively)")
@@ -142,8 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_case_commands(commands)
 
     app = commands.add_parser("app", help="open the desktop application")
-    app.add_argument("folder", nargs="?", help="DICOM folder to scan on start")
+    app.add_argument("folder", nargs="?", help="DICOM folder to scan (or case to open) on start")
     app.set_defaults(run=_cmd_app)
+
+    gui = commands.add_parser("gui", help="open the desktop application (same as no command)")
+    gui.add_argument("case", nargs="?", help="case file (.surgiplan) or DICOM folder to open")
+    gui.set_defaults(run=_cmd_app)
 
     demo = commands.add_parser("demo", help="run the whole pipeline on the bundled sample case")
     demo.add_argument("--output", default="surgiplan-demo",

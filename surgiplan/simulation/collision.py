@@ -312,8 +312,8 @@ class CollisionWorld:
         self._collide = fcl.CollisionRequest(num_max_contacts=max_contacts, enable_contact=True)
         self._any = fcl.CollisionRequest(num_max_contacts=1, enable_contact=False)
         entries = list(self._structures.values())
-        self._centres = np.concatenate([e.balls[0] for e in entries])
-        self._radii = np.concatenate([e.balls[1] for e in entries])
+        self._centres = np.concatenate([e.balls[0] for e in entries] + [np.zeros((0, 3))])
+        self._radii = np.concatenate([e.balls[1] for e in entries] + [np.zeros(0)])
         self._starts = np.cumsum([0] + [len(e.balls[1]) for e in entries[:-1]])
         self._column = {e.name: i for i, e in enumerate(entries)}
 
@@ -390,6 +390,8 @@ class CollisionWorld:
         from a ball's centre to the part's bounding capsule minus both radii; 0 where they may
         touch. Structures in :attr:`names` order.
         """
+        if not self._structures:
+            return np.zeros((len(geometry.hulls), 0))
         local = (self._centres - pose[:3, 3]) @ pose[:3, :3]
         start, axis = geometry.hulls[:, 0], geometry.hulls[:, 1] - geometry.hulls[:, 0]
         offset = local[None] - start[:, None]

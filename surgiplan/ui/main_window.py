@@ -1,114 +1,145 @@
-"""The SurgiPlan main window: open a DICOM folder, pick a series, view and export the volume."""
+"""The SurgiPlan main window: welcome page, 4-up views, panels, status bar.
+
+The window only assembles widgets and routes signals; the controllers beside it do the work:
+:mod:`~surgiplan.ui.case_files` (open, save, recent files, autosave, recovery),
+:mod:`~surgiplan.ui.twin_flow` (import DICOM, presets, seeds, label maps),
+:mod:`~surgiplan.ui.case_view` (showing the case and applying edits through the session) and
+:mod:`~surgiplan.ui.live_check` (collision, deformation and rules after every edit).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
-    QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QWidget,
+    QStackedWidget,
 )
 
-from surgiplan.imaging import ScanResult, SeriesCandidate, Volume, load_series, scan_folder
-from surgiplan.imaging.export import write_volume
-from surgiplan.render.slices import Plane, presets_for
+from surgiplan.case.session import CaseSession
+from surgiplan.imaging import ScanResult, SeriesCandidate, Volume
+from surgiplan.render.slices import presets_for
+from surgiplan.ui.case_files import CaseFiles
+from surgiplan.ui.case_view import CaseView
+from surgiplan.ui.complications_panel import ComplicationsPanel
+from surgiplan.ui.instruments_panel import InstrumentsPanel
+from surgiplan.ui.layout import ViewLayout
+from surgiplan.ui.live_check import LiveCheck
+from surgiplan.ui.menus import build_menus
+from surgiplan.ui.plan_tools import PlanTools
 from surgiplan.ui.series_panel import SeriesPanel
-from surgiplan.ui.slice_view import SliceView
+from surgiplan.ui.structures_panel import StructuresPanel
+from surgiplan.ui.twin_flow import TwinFlow
+from surgiplan.ui.view3d import View3D
+from surgiplan.ui.welcome import RecentFiles, WelcomeWidget
 from surgiplan.ui.workers import TaskRunner
+
+WELCOME_PAGE, VIEWS_PAGE = 0, 1
 
 
 class MainWindow(QMainWindow):
-    """Gathers input, runs the core in a worker, and shows the results."""
+    """Gathers input, runs the core in workers, and shows the case.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    recent : RecentFiles, optional
+        Where recent files are remembered (tests pass one on a temporary file).
+    autosave_ms : int
+        Autosave interval while there are unsaved changes (0 disables it).
+    """
+
+    def __init__(self, *, recent: RecentFiles | None = None, autosave_ms: int = 120_000) -> None:
         super().__init__()
         self.setWindowTitle("SurgiPlan")
-        self.resize(1280, 800)
+        self.resize(1400, 900)
+        self.session: CaseSession | None = None
         self.volume: Volume | None = None
         self.scan_result: ScanResult | None = None
         self.error_box: QMessageBox | None = None
         self.runner = TaskRunner(self)
+        self._build_views()
+        self._build_docks()
+        self._build_status_bar()
+        self.tools = PlanTools(lambda: self.session, self)
+        self.live = LiveCheck(self)
+        self.case_view = CaseView(self)
+        self.files = CaseFiles(self, recent or RecentFiles(), autosave_ms=autosave_ms)
+        self.twin_flow = TwinFlow(self)
+        build_menus(self)
+        self._connect()
+
+    # ---- construction -------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.view3d = View3D()
+        self.view_layout = ViewLayout(self.view3d)
+        self.views = self.view_layout.views
+        self.welcome = WelcomeWidget()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.view_layout)
+        self.setCentralWidget(self.pages)
+
+    def _dock(self, title: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         self.series_panel = SeriesPanel()
-        self.series_panel.import_requested.connect(self.import_series)
-        dock = QDockWidget("Series", self)
-        dock.setWidget(self.series_panel)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.views = {plane: SliceView(plane) for plane in Plane}
-        central = QWidget()
-        layout = QHBoxLayout(central)
-        for view in self.views.values():
-            view.hovered.connect(self._on_hover)
-            layout.addWidget(view)
-        self.setCentralWidget(central)
+        self.structures_panel = StructuresPanel()
+        self.instruments_panel = InstrumentsPanel()
+        self.complications_panel = ComplicationsPanel()
+        self.series_dock = self._dock("Series", self.series_panel, left)
+        self.structures_dock = self._dock("Structures", self.structures_panel, left)
+        self.tabifyDockWidget(self.series_dock, self.structures_dock)
+        self.instruments_dock = self._dock("Plan", self.instruments_panel, right)
+        self.complications_dock = self._dock("Complications", self.complications_panel, right)
+
+    def _build_status_bar(self) -> None:
         self.window_combo = QComboBox()
         self.window_combo.currentIndexChanged.connect(self._on_window_changed)
         self.cursor_label = QLabel("")
-        self.statusBar().addPermanentWidget(QLabel("Window:"))
-        self.statusBar().addPermanentWidget(self.window_combo)
-        self.statusBar().addWidget(self.cursor_label)
-        self._build_menu()
+        self.hint_label = QLabel("")
+        self.physics_label = QLabel("Simulation: -")
+        self.render_label = QLabel("Render: -")
+        bar = self.statusBar()
+        bar.addWidget(self.cursor_label)
+        bar.addWidget(self.hint_label, 1)
+        for widget in (self.physics_label, self.render_label, QLabel("Window:"),
+                       self.window_combo):
+            bar.addPermanentWidget(widget)
 
-    def _build_menu(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        self.open_action = QAction("&Open DICOM folder...", self, shortcut=QKeySequence.Open)
-        self.open_action.triggered.connect(self._choose_folder)
-        self.export_action = QAction("&Export volume...", self, enabled=False)
-        self.export_action.triggered.connect(self._choose_export)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit)
-        quit_action.triggered.connect(self.close)
-        for action in (self.open_action, self.export_action, quit_action):
-            menu.addAction(action)
+    def _connect(self) -> None:
+        for view in self.views.values():
+            view.hovered.connect(self._on_hover)
+        self.view_layout.window_changed.connect(self._on_window_dragged)
+        self.series_panel.import_requested.connect(self.import_series)
+        self.tools.hint.connect(self.hint_label.setText)
+        self.tools.error.connect(self.show_error)
 
-    # ---- user actions -------------------------------------------------------------------
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
-        if folder:
-            self.open_folder(Path(folder))
-
-    def _choose_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export volume", "volume.nii.gz",
-                                              "Volumes (*.nii.gz *.nii *.nrrd)")
-        if path:
-            self.export_volume(Path(path))
-
+    # ---- the volume and its window ------------------------------------------------------
     def open_folder(self, folder: Path) -> None:
-        """Scan ``folder`` in a worker and list its series."""
-        self.runner.start(f"Scanning {folder.name}...",
-                          lambda progress: scan_folder(folder, progress=progress),
-                          self._on_scanned, self.show_error, self._on_cancelled)
+        """Scan ``folder`` in a worker and list its series (see :class:`TwinFlow`)."""
+        self.twin_flow.open_folder(Path(folder))
 
     def import_series(self, candidate: SeriesCandidate) -> None:
-        """Load ``candidate`` in a worker and show it."""
-        self.runner.start(f"Importing series {candidate.index}...",
-                          lambda progress: load_series(candidate, progress=progress),
-                          self._on_loaded, self.show_error, self._on_cancelled)
+        """Load ``candidate`` in a worker and start a case on it."""
+        self.twin_flow.import_series(candidate)
 
     def export_volume(self, path: Path) -> None:
         """Write the current volume to ``path`` (.nii, .nii.gz or .nrrd) in a worker."""
-        volume = self.volume
-        if volume is None:
-            return
-        self.runner.start(f"Exporting {path.name}...", lambda _p: write_volume(volume, path),
-                          lambda written: self.statusBar().showMessage(f"Saved {written}", 8000),
-                          self.show_error, self._on_cancelled)
+        self.twin_flow.export_volume(Path(path))
 
-    # ---- results ------------------------------------------------------------------------
-    def _on_scanned(self, result: ScanResult) -> None:
-        self.scan_result = result
-        self.series_panel.show_result(result)
-        if not result.series:
-            self.show_error(f"No DICOM images in {result.root}: {len(result.skipped)} file(s) "
-                            "were not DICOM images. Choose the folder holding the scan.")
-
-    def _on_loaded(self, volume: Volume) -> None:
+    def show_volume(self, volume: Volume) -> None:
+        """Show ``volume`` in the slice views with its window presets."""
         self.volume = volume
         presets = presets_for(volume)
         self.window_combo.blockSignals(True)
@@ -116,17 +147,22 @@ class MainWindow(QMainWindow):
         for preset in presets:
             self.window_combo.addItem(preset.name, preset)
         self.window_combo.blockSignals(False)
-        for view in self.views.values():
-            view.set_volume(volume, presets[0])
-        self.export_action.setEnabled(True)
-        notes = "; ".join(w.message for w in volume.warnings)
-        self.statusBar().showMessage(f"Imported {volume!r}" + (f" ({notes})" if notes else ""))
+        self.view_layout.set_volume(volume, presets[0])
+        self.pages.setCurrentIndex(VIEWS_PAGE)
 
     def _on_window_changed(self, index: int) -> None:
         preset = self.window_combo.itemData(index)
         if preset is not None:
-            for view in self.views.values():
-                view.set_window(preset)
+            self.view_layout.set_window(preset)
+
+    def _on_window_dragged(self, window) -> None:
+        self.window_combo.blockSignals(True)
+        if self.window_combo.findText(window.name) < 0:
+            self.window_combo.addItem(window.name, window)
+        index = self.window_combo.findText(window.name)
+        self.window_combo.setItemData(index, window)
+        self.window_combo.setCurrentIndex(index)
+        self.window_combo.blockSignals(False)
 
     def _on_hover(self, i: int, j: int, k: int) -> None:
         if self.volume is None:
@@ -136,16 +172,27 @@ class MainWindow(QMainWindow):
         unit = "HU" if self.volume.modality == "CT" else ""
         self.cursor_label.setText(f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   {value:.0f} {unit}")
 
-    def _on_cancelled(self) -> None:
-        self.statusBar().showMessage("Cancelled", 5000)
-
+    # ---- messages -----------------------------------------------------------------------
     def show_error(self, message: str) -> None:
         """Show a problem and the way out in a (non-blocking) dialog."""
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, "SurgiPlan", message,
                                      QMessageBox.StandardButton.Ok, self)
         self.error_box.open()
 
+    def show_message(self, text: str, timeout_ms: int = 8000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def on_cancelled(self) -> None:
+        self.show_message("Cancelled", 5000)
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not self.files.confirm_discard("closing"):
+            event.ignore()
+            return
         self.runner.cancel()
         self.runner.wait()
+        self.live.shutdown()
+        self.case_view.shutdown()
+        self.files.shutdown()
+        self.view3d.shutdown()
         super().closeEvent(event)

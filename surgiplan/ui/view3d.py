@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
+import pyvista as pv
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -25,6 +26,7 @@ from surgiplan.render.scene import Pick, TwinScene
 from surgiplan.twin.twin import DisplaySettings, PatientTwin
 
 BACKGROUND = (0.08, 0.09, 0.11)
+PREVIEW_COLOUR = (1.0, 0.85, 0.2)
 CLICK_SLOP_PX = 4
 """A press and release farther apart than this is a drag (rotate), not a pick."""
 HOVER_DELAY_MS = 120
@@ -73,6 +75,10 @@ class View3D(QWidget):
         self._hover_timer.timeout.connect(self._on_hover_rest)
         self.plotter.installEventFilter(self)
         self._closed = False
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self.render_now)
 
     # ---- state --------------------------------------------------------------------------
     @property
@@ -90,9 +96,20 @@ class View3D(QWidget):
         self._pick_structures = None if structures is None else frozenset(structures)
 
     def render(self) -> None:
-        """Redraw now (every forwarding method below does it once)."""
+        """Redraw on the next event-loop turn: the calls made in one turn (highlight,
+        deformation, plan update...) cost one render."""
+        if not self._closed and not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def render_now(self) -> None:
+        """Redraw immediately (pictures, picks, benchmarks)."""
+        self._render_timer.stop()
         if not self._closed:
             self.plotter.render()
+
+    @property
+    def render_pending(self) -> bool:
+        return self._render_timer.isActive()
 
     # ---- forwarding to the scene --------------------------------------------------------
     def show_twin(self, twin: PatientTwin) -> None:
@@ -130,11 +147,30 @@ class View3D(QWidget):
         self.scene.clear_highlight()
         self.render()
 
+    def set_preview(self, points_lps_mm: np.ndarray | None) -> None:
+        """A polyline being drawn (the incision preview), or ``None`` to remove it."""
+        self.plotter.remove_actor("preview", render=False)
+        if points_lps_mm is not None and len(points_lps_mm) >= 2:
+            line = pv.lines_from_points(np.asarray(points_lps_mm, dtype=float))
+            self.plotter.add_mesh(line, color=PREVIEW_COLOUR, line_width=4, name="preview",
+                                  pickable=False, reset_camera=False)
+        self.render()
+
+    def set_caption(self, text: str) -> None:
+        """Text in the upper left corner of the view ("" removes it)."""
+        self.plotter.remove_actor("caption", render=False)
+        if text:
+            self.plotter.add_text(text, position="upper_left", font_size=10, name="caption",
+                                  color="white")
+        self.render()
+
     def view_anterior(self) -> None:
+        self.set_caption("")
         self.scene.view_anterior()
         self.render()
 
     def view_lateral(self, side: str = "right") -> None:
+        self.set_caption("")
         self.scene.view_lateral(side)
         self.render()
 
@@ -149,7 +185,7 @@ class View3D(QWidget):
     # ---- pictures and picking -----------------------------------------------------------
     def screenshot(self, path: str | os.PathLike[str]) -> Path:
         """Write the view as PNG (atomically); return the path."""
-        self.render()
+        self.render_now()
         return write_png(np.asarray(self.plotter.screenshot(return_img=True))[..., :3], path)
 
     def to_display(self, position: QPointF) -> tuple[float, float]:
@@ -171,6 +207,8 @@ class View3D(QWidget):
         With ``structures`` only those are picked; otherwise the first fairly opaque surface
         (see :data:`SEE_THROUGH_BELOW`), else the first visible one.
         """
+        if self.render_pending:
+            self.render_now()
         x, y = self.to_display(position)
         if structures is not None:
             return self.scene.pick(x, y, structures=structures)
@@ -222,6 +260,7 @@ class View3D(QWidget):
         if not self._closed:
             self._closed = True
             self._hover_timer.stop()
+            self._render_timer.stop()
             self.plotter.removeEventFilter(self)
             self.plotter.close()
 

@@ -64,3 +64,17 @@ def test_a_changed_twin_clears_the_cache(block):
         assert cache.world_for(twin) is not world
     finally:
         model.info = original
+
+
+def test_a_twin_without_structures_checks_clean():
+    """A case just imported (no structures yet) with a needle placed: nothing to flag."""
+    from surgiplan.case.structures import empty_case
+    from surgiplan.imaging.volume import Volume
+    from surgiplan.plan.model import InstrumentPlacement
+    from surgiplan.plan.placement import pose_along
+
+    case = empty_case(Volume(np.zeros((4, 5, 6), np.int16), np.eye(4), "CT"), "/scan")
+    case.plan.instruments["needle-1"] = InstrumentPlacement(
+        "needle-1", "biopsy_needle_18g", pose_along((0, 1, 0), (1, 2, 3)))
+    result = check_case(case)
+    assert result.complications == [] and result.context.instruments["needle-1"].clearances == {}
