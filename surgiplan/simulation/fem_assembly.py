@@ -16,19 +16,42 @@ Formulation (Nesme, Payan & Faure 2005; SOFA's default ``method="large"`` up to 
   3x3 products instead of 12x12 ones, and exactly the gradient of the corotated energy
   ``V (mu |eps|^2 + lambda/2 tr(eps)^2)`` (McAdams et al. 2011), which the line search uses.
 - Tangent used by the solvers: ``sum_e R K_e R^T`` (rotation held fixed), applied matrix-free.
+
+The batched 3x3 kernels (polar decomposition, strain, stress, strain measures) live in
+:mod:`.fem_kernels`; this module gathers nodal fields into elements and scatters back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
 from surgiplan.errors import InputError
+from surgiplan.simulation.fem_kernels import (
+    chunks,
+    cofactor9,
+    corotated_strain,
+    determinants,
+    linear_stress,
+    max_principal,
+    polar_block,
+    polar_rotations,
+    rotated_back,
+    strain_energy_density,
+    strain_measures,
+    symmetric_part,
+    von_mises,
+)
 
-_CHUNK = 8192
-_POLAR_ITERATIONS = 40
+__all__ = ["ElementGeometry", "ElementState", "corotated_strain", "determinants",
+           "displacement_gradients", "dot", "element_geometry", "element_state",
+           "linear_stress", "max_principal", "nodal_forces", "node_rotations", "norm",
+           "polar_rotations", "strain_energy_density", "strain_measures", "tangent_product",
+           "von_mises"]
+
 _POLAR_TOLERANCE = 1e-7
 
 
@@ -113,11 +136,6 @@ def norm(a: np.ndarray) -> float:
     return dot(a, a) ** 0.5
 
 
-def _chunks(m: int) -> list[slice]:
-    """Element blocks small enough for the temporaries to stay in cache (about 2.5x faster)."""
-    return [slice(s, min(m, s + _CHUNK)) for s in range(0, m, _CHUNK)]
-
-
 def _gradient(columns: np.ndarray, tets: np.ndarray, gradients: np.ndarray) -> np.ndarray:
     """``(3, 3, c)`` ``sum_a v_a g_a^T`` of node columns ``(3, n)`` over a block of tets."""
     first = np.take(columns, tets[0], axis=1)
@@ -129,116 +147,10 @@ def displacement_gradients(geometry: ElementGeometry, field: np.ndarray) -> np.n
     """``(3, 3, m)`` gradient ``sum_a field_a g_a^T`` of a nodal field ``(n, 3)`` (e.g. mm)."""
     columns = np.ascontiguousarray(field.T)
     out = np.empty((3, 3, geometry.n_tets))
-    for part in _chunks(geometry.n_tets):
+    for part in chunks(geometry.n_tets):
         out[:, :, part] = _gradient(columns, geometry.tets[:, part],
                                     geometry.gradients[:, :, part])
     return out
-
-
-def _cofactor9(x: np.ndarray) -> np.ndarray:
-    """``(9, c)`` cofactors (``X^{-T} det X``) of row-major ``(9, c)`` 3x3 batches."""
-    x00, x01, x02, x10, x11, x12, x20, x21, x22 = x
-    return np.array([x11 * x22 - x12 * x21, x12 * x20 - x10 * x22, x10 * x21 - x11 * x20,
-                     x21 * x02 - x22 * x01, x22 * x00 - x20 * x02, x20 * x01 - x21 * x00,
-                     x01 * x12 - x02 * x11, x02 * x10 - x00 * x12, x00 * x11 - x01 * x10])
-
-
-def determinants(x: np.ndarray) -> np.ndarray:
-    """(m,) determinants of a ``(3, 3, m)`` batch."""
-    flat = x.reshape(9, -1)
-    return flat[0] * (flat[4] * flat[8] - flat[5] * flat[7]) + flat[1] * (
-        flat[5] * flat[6] - flat[3] * flat[8]) + flat[2] * (flat[3] * flat[7] - flat[4] * flat[6])
-
-
-def polar_rotations(f: np.ndarray, *, tolerance: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
-    """Rotations of the polar decompositions ``F = R S`` of a ``(3, 3, m)`` batch.
-
-    Determinant-scaled Newton (Higham) iteration ``X <- (g X + X^{-T} / g) / 2``,
-    ``g = |det X|^{-1/3}``, with the inverse transpose from cofactors, run per block of
-    elements until the largest entry change is below ``tolerance`` (the iteration converges
-    quadratically, so the error is then about ``tolerance^2 / 2``; 3-5 iterations for tissue
-    strains, about 7x faster than a batched SVD, physics.md section 0). Elements with
-    ``det F <= 0`` (inverted or flat) or that do not converge are redone by SVD with the
-    reflection fixed (the singular vector of the smallest singular value flipped), so
-    ``det R = +1`` always.
-
-    Returns
-    -------
-    rotations : (3, 3, m) float64 ndarray
-        Proper rotations.
-    inverted : (m,) bool ndarray
-        Elements with ``det F <= 0``.
-    """
-    m = f.shape[2]
-    out, inverted = np.empty((3, 3, m)), np.empty(m, dtype=bool)
-    for part in _chunks(m):
-        out[:, :, part], inverted[part] = _polar_block(np.ascontiguousarray(f[:, :, part]),
-                                                       tolerance)
-    return out, inverted
-
-
-def _polar_block(f: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
-    inverted = ~(determinants(f) > 0)
-    x = f.reshape(9, -1).copy()
-    x[:, inverted] = np.eye(3).reshape(9, 1)
-    change = np.zeros(x.shape[1])
-    for _ in range(_POLAR_ITERATIONS):
-        cof = _cofactor9(x)
-        det = x[0] * cof[0] + x[1] * cof[1] + x[2] * cof[2]
-        gamma = np.cbrt(np.abs(det))
-        update = (0.5 / gamma) * x + cof * (0.5 * gamma / det)
-        change = np.abs(update - x).max(axis=0)
-        x = update
-        if not np.fmax.reduce(change) > tolerance:
-            break
-    redo = np.flatnonzero(inverted | ~(change <= 1e3 * tolerance))
-    if len(redo):
-        x[:, redo] = _svd_rotations(f[:, :, redo]).reshape(9, -1)
-    return x.reshape(3, 3, -1), inverted
-
-
-def _svd_rotations(f: np.ndarray) -> np.ndarray:
-    """Closest proper rotations of a ``(3, 3, k)`` batch by SVD (reflection fixed)."""
-    matrices = np.nan_to_num(np.transpose(f, (2, 0, 1)))
-    u, _, vt = np.linalg.svd(matrices)
-    flip = np.linalg.det(u @ vt) < 0
-    u[flip, :, 2] *= -1.0
-    return np.transpose(u @ vt, (1, 2, 0))
-
-
-def _rotated_back(rotations: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """``(3, 3, c)`` products ``R^T F`` (explicit rows: faster than einsum here)."""
-    out = np.empty(f.shape)
-    for i in range(3):
-        r0, r1, r2 = rotations[0, i], rotations[1, i], rotations[2, i]
-        for j in range(3):
-            out[i, j] = r0 * f[0, j] + r1 * f[1, j] + r2 * f[2, j]
-    return out
-
-
-def _symmetric_part(s: np.ndarray, shift: float = 0.0) -> np.ndarray:
-    """``sym(S) - shift I`` of a ``(3, 3, c)`` batch."""
-    out = np.empty(s.shape)
-    for i in range(3):
-        out[i, i] = s[i, i] - shift
-        for j in range(i + 1, 3):
-            out[i, j] = 0.5 * (s[i, j] + s[j, i])
-            out[j, i] = out[i, j]
-    return out
-
-
-def corotated_strain(rotations: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """``(3, 3, m)`` corotated strain ``sym(R^T F) - I`` (dimensionless)."""
-    return _symmetric_part(_rotated_back(rotations, f), 1.0)
-
-
-def linear_stress(strain: np.ndarray, lame_lambda: np.ndarray, shear: np.ndarray) -> np.ndarray:
-    """``(3, 3, m)`` stress ``lambda tr(eps) I + 2 mu eps`` (unit of the moduli)."""
-    stress = 2.0 * shear * strain
-    trace = lame_lambda * (strain[0, 0] + strain[1, 1] + strain[2, 2])
-    for i in range(3):
-        stress[i, i] += trace
-    return stress
 
 
 def _scatter(geometry: ElementGeometry, per_vertex: np.ndarray) -> np.ndarray:
@@ -267,12 +179,12 @@ def tangent_product(geometry: ElementGeometry, lame_lambda: np.ndarray, shear: n
     """
     columns = np.ascontiguousarray(field.T)
     per_vertex = np.empty((3, 4, geometry.n_tets))
-    for part in _chunks(geometry.n_tets):
+    for part in chunks(geometry.n_tets):
         g = geometry.gradients[:, :, part]
-        local = _rotated_back(rotations[:, :, part], _gradient(columns, geometry.tets[:, part], g))
+        local = rotated_back(rotations[:, :, part], _gradient(columns, geometry.tets[:, part], g))
         lam, mu = lame_lambda[part], shear[part]
         if strain is None:
-            stress = linear_stress(_symmetric_part(local), lam, mu)
+            stress = linear_stress(symmetric_part(local), lam, mu)
         else:
             stress = _consistent_stress(local, strain[:, :, part], lam, mu)
         piola = np.einsum("ikm,kjm->ijm", rotations[:, :, part], stress)
@@ -291,7 +203,7 @@ def _consistent_stress(local: np.ndarray, strain: np.ndarray, lam: np.ndarray,
     m = -s
     for i in range(3):
         m[i, i] += trace
-    cof = _cofactor9(m.reshape(9, -1)).reshape(3, 3, -1)
+    cof = cofactor9(m.reshape(9, -1)).reshape(3, 3, -1)
     det = np.einsum("jm,jm->m", m[0], cof[0])
     safe = np.where(np.abs(det) > 1e-12, det, np.inf)
     axial = np.stack([local[2, 1] - local[1, 2], local[0, 2] - local[2, 0],
@@ -300,38 +212,8 @@ def _consistent_stress(local: np.ndarray, strain: np.ndarray, lam: np.ndarray,
     zero = np.zeros_like(w[0])
     skew = np.array([[zero, -w[2], w[1]], [w[2], zero, -w[0]], [-w[1], w[0], zero]])
     ds = local - np.einsum("ikm,kjm->ijm", skew, s)
-    stress = linear_stress(_symmetric_part(ds), lam, mu)
+    stress = linear_stress(symmetric_part(ds), lam, mu)
     return stress + np.einsum("ikm,kjm->ijm", skew, linear_stress(strain, lam, mu))
-
-
-def strain_energy_density(strain: np.ndarray, lame_lambda: np.ndarray,
-                          shear: np.ndarray) -> np.ndarray:
-    """(m,) corotated energy density ``mu |eps|^2 + lambda/2 tr(eps)^2`` (MPa = mJ/mm^3)."""
-    trace = strain[0, 0] + strain[1, 1] + strain[2, 2]
-    return shear * np.einsum("ijm,ijm->m", strain, strain) + 0.5 * lame_lambda * trace**2
-
-
-def max_principal(strain: np.ndarray) -> np.ndarray:
-    """(m,) largest eigenvalue of symmetric ``(3, 3, m)`` batches (trigonometric closed form)."""
-    q = (strain[0, 0] + strain[1, 1] + strain[2, 2]) / 3.0
-    shifted = strain.copy()
-    for i in range(3):
-        shifted[i, i] -= q
-    off = strain[0, 1] ** 2 + strain[0, 2] ** 2 + strain[1, 2] ** 2
-    diag = shifted[0, 0] ** 2 + shifted[1, 1] ** 2 + shifted[2, 2] ** 2
-    p = np.sqrt((diag + 2.0 * off) / 6.0)
-    cube = np.where(p > 0, p**3, 1.0)
-    r = np.clip(determinants(shifted) / (2.0 * cube), -1.0, 1.0)
-    return q + 2.0 * p * np.cos(np.arccos(r) / 3.0)
-
-
-def von_mises(strain: np.ndarray, shear: np.ndarray) -> np.ndarray:
-    """(m,) von Mises stress ``sqrt(3/2 s:s)`` of ``s = 2 mu dev(eps)`` (unit of ``shear``)."""
-    trace = (strain[0, 0] + strain[1, 1] + strain[2, 2]) / 3.0
-    dev = strain.copy()
-    for i in range(3):
-        dev[i, i] -= trace
-    return 2.0 * shear * np.sqrt(1.5 * np.einsum("ijm,ijm->m", dev, dev))
 
 
 @dataclass(frozen=True, eq=False)
@@ -350,10 +232,12 @@ class ElementState:
         Corotated strain energy, mJ (N mm).
     inverted : (m,) bool ndarray
         Tets with ``det F <= 0``.
+    shear : (m,) float64 ndarray
+        Shear moduli, MPa.
     max_principal_strain : (m,) float64 ndarray
-        Largest eigenvalue of ``strain``.
+        Largest eigenvalue of ``strain`` (computed on first use: line-search trials skip it).
     von_mises_mpa : (m,) float64 ndarray
-        Von Mises stress, MPa.
+        Von Mises stress, MPa (computed on first use).
     """
 
     rotations: np.ndarray
@@ -361,8 +245,24 @@ class ElementState:
     internal_forces: np.ndarray
     strain_energy_mj: float
     inverted: np.ndarray
-    max_principal_strain: np.ndarray
-    von_mises_mpa: np.ndarray
+    shear: np.ndarray
+
+    @cached_property
+    def _measures(self) -> tuple[np.ndarray, np.ndarray]:
+        m = self.strain.shape[2]
+        principal, mises = np.empty(m), np.empty(m)
+        for part in chunks(m):
+            principal[part], mises[part] = strain_measures(self.strain[:, :, part],
+                                                           self.shear[part])
+        return principal, mises
+
+    @property
+    def max_principal_strain(self) -> np.ndarray:
+        return self._measures[0]
+
+    @property
+    def von_mises_mpa(self) -> np.ndarray:
+        return self._measures[1]
 
 
 def element_state(geometry: ElementGeometry, lame_lambda: np.ndarray, shear: np.ndarray,
@@ -372,22 +272,21 @@ def element_state(geometry: ElementGeometry, lame_lambda: np.ndarray, shear: np.
     columns = np.ascontiguousarray(displacement_mm.T)
     rotations, strain = np.empty((3, 3, m)), np.empty((3, 3, m))
     inverted, per_vertex, energy = np.empty(m, dtype=bool), np.empty((3, 4, m)), 0.0
-    principal, mises = np.empty(m), np.empty(m)
-    for part in _chunks(m):
+    for part in chunks(m):
         g, lam, mu = geometry.gradients[:, :, part], lame_lambda[part], shear[part]
         f = _gradient(columns, geometry.tets[:, part], g)
         for i in range(3):
             f[i, i] += 1.0
-        r, inverted[part] = _polar_block(f, _POLAR_TOLERANCE)
+        r, inverted[part] = polar_block(f, _POLAR_TOLERANCE)
         eps = corotated_strain(r, f)
+        stress = linear_stress(eps, lam, mu)
         volumes = geometry.volumes_mm3[part]
-        energy += float(np.einsum("m,m->", volumes, strain_energy_density(eps, lam, mu)))
-        piola = np.einsum("ikm,kjm->ijm", r, linear_stress(eps, lam, mu)) * volumes
+        energy += 0.5 * float(np.einsum("m,m->", np.einsum("ijm,ijm->m", stress, eps), volumes))
+        piola = np.einsum("ikm,kjm->ijm", r, stress) * volumes
         per_vertex[:, :, part] = np.einsum("ijm,ajm->iam", piola, g)
         rotations[:, :, part], strain[:, :, part] = r, eps
-        principal[part], mises[part] = max_principal(eps), von_mises(eps, mu)
     return ElementState(rotations, strain, _scatter(geometry, per_vertex), energy, inverted,
-                        principal, mises)
+                        shear)
 
 
 def node_rotations(geometry: ElementGeometry, rotations: np.ndarray) -> np.ndarray:
