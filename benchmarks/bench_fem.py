@@ -18,14 +18,17 @@ Per case: mesh, element precompute and ``K0`` assembly, factorization (implicit 
 dt = 0.02 s, SOFA's liver demo, and quasi-static), then ``--steps`` implicit Euler steps (one
 warped solve each, outputs included) with the push ramped, then quasi-static solves of four
 2 mm push increments. Rates are ``1 / median step time``. Targets: >= 30 Hz at 5k nodes,
->= 10 Hz at 20k nodes. ``--quick`` runs fewer steps and skips the 20k case (its factorization
-alone takes about a minute with cholespy). The script reports; it exits 0.
+>= 10 Hz at 20k nodes. The sparse Cholesky backend (scikit-sparse's CHOLMOD with the system
+BLAS, or cholespy; ``SURGIPLAN_CHOLESKY`` chooses), the BLAS threads and the load average of
+the machine are printed with the figures, since step times on a shared machine follow the load.
+``--quick`` runs fewer steps and skips the 20k case. The script reports; it exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -124,9 +127,10 @@ def run_case(case: str, steps: int, quick: bool) -> dict[str, Any]:
         gravity_forces,
     )
     from surgiplan.simulation.materials import Material, MaterialArrays
+    from surgiplan.simulation.sparse_cholesky import blas_threads
 
     baseline = _rss_mb()
-    out: dict[str, Any] = {"case": case}
+    out: dict[str, Any] = {"case": case, "load_start": os.getloadavg()[0]}
     t = time.perf_counter()
     if case == "sofa_beam":
         nodes, tets = beam_mesh()
@@ -148,6 +152,7 @@ def run_case(case: str, steps: int, quick: bool) -> dict[str, Any]:
     t = time.perf_counter()
     solver.prepare(DT_S)
     out["factor_dynamic_s"] = time.perf_counter() - t
+    out.update(backend=solver.backend, blas_threads=blas_threads())
     if case == "sofa_beam":
         contact, forces = np.zeros(0, dtype=np.int64), gravity_forces(model, (0, 0, -9810.0))
     else:
@@ -176,6 +181,7 @@ def run_case(case: str, steps: int, quick: bool) -> dict[str, Any]:
     if case != "sofa_beam" and not (quick and case == "liver_20k"):
         out.update(_quasi_static(solver, contact))
     out["peak_mb"] = _rss_mb() - baseline
+    out["load_end"] = os.getloadavg()[0]
     return out
 
 
@@ -216,7 +222,7 @@ def report(results: list[dict[str, Any]]) -> None:
           f"{platform.machine()}")
     print(f"{'case':11} {'nodes':>6} {'tets':>7} {'assembly s':>10} {'factor s':>9} "
           f"{'step ms':>8} {'p90 ms':>7} {'Hz':>6} {'static ms':>9} {'iters':>12} "
-          f"{'peak MB':>8}")
+          f"{'peak MB':>8} {'backend':>9} {'load':>9}")
     for r in results:
         if "error" in r:
             print(f"{r['case']:11} ERROR {r['error']}")
@@ -225,7 +231,11 @@ def report(results: list[dict[str, Any]]) -> None:
                   if "static_ms_median" in r else f"{'-':>9} {'-':>12}")
         print(f"{r['case']:11} {r['nodes']:6d} {r['tets']:7d} {r['assembly_s']:10.2f} "
               f"{r['factor_dynamic_s']:9.1f} {r['step_ms_median']:8.1f} {r['step_ms_p90']:7.1f} "
-              f"{r['step_hz']:6.1f} {static} {r['peak_mb']:8.0f}")
+              f"{r['step_hz']:6.1f} {static} {r['peak_mb']:8.0f} {r['backend']:>9} "
+              f"{r['load_start']:4.1f}-{r['load_end']:<4.1f}")
+    threads = {r.get("blas_threads") for r in results if "error" not in r}
+    print(f"(load: 1-minute load average at the start and end of each case, {os.cpu_count()} "
+          f"cores; BLAS threads of scikit-sparse's CHOLMOD: {', '.join(map(str, threads))})")
     print("\nPublished figures (physics.md section 1.3):")
     for name, mesh, figure, hz in SOFA_FIGURES:
         print(f"  {name:48} {mesh:26} {figure:20} ~{hz:5.0f} Hz")

@@ -71,7 +71,8 @@ class ElementGeometry:
         Sums per-(vertex, tet) values into nodes; column ``a * m + e`` is vertex ``a`` of tet
         ``e``.
     incidence : (n, m) scipy.sparse.csr_matrix
-        1 where a node is a vertex of a tet.
+        The rest volume of the tet (mm^3) where a node is one of its vertices (weights of the
+        node rotations).
     n_nodes : int
         Number of mesh nodes.
     """
@@ -116,7 +117,8 @@ def element_geometry(nodes_mm: np.ndarray, tets: np.ndarray) -> ElementGeometry:
     m, n = len(tets), len(nodes_mm)
     columns = np.arange(4 * m)
     scatter = sp.csr_matrix((np.ones(4 * m), (tets.T.reshape(-1), columns)), shape=(n, 4 * m))
-    incidence = sp.csr_matrix((np.ones(4 * m), (tets.T.reshape(-1), columns % m)), shape=(n, m))
+    incidence = sp.csr_matrix((np.tile(volumes, 4), (tets.T.reshape(-1), columns % m)),
+                              shape=(n, m))
     return ElementGeometry(np.ascontiguousarray(tets.T, dtype=np.int64), volumes,
                            np.ascontiguousarray(np.transpose(gradients, (1, 2, 0))), scatter,
                            incidence, n)
@@ -294,8 +296,8 @@ def node_rotations(geometry: ElementGeometry, rotations: np.ndarray) -> np.ndarr
     damping: the volume-weighted mean of the rotations of the tets around each node, made a
     proper rotation by Gram-Schmidt on its columns (SOFA's "large" frame; exact when the tets
     around a node share one rotation)."""
-    weighted = (rotations * geometry.volumes_mm3).reshape(9, -1)
-    mean = np.ascontiguousarray((geometry.incidence @ weighted.T).T).reshape(3, 3, -1)
+    mean = np.stack([geometry.incidence @ row for row in rotations.reshape(9, -1)])
+    mean = mean.reshape(3, 3, -1)
     first = mean[:, 0] / np.sqrt(np.einsum("in,in->n", mean[:, 0], mean[:, 0]))
     second = mean[:, 1] - np.einsum("in,in->n", first, mean[:, 1]) * first
     second /= np.sqrt(np.einsum("in,in->n", second, second))
