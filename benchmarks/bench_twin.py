@@ -202,6 +202,13 @@ def _steps(r: dict[str, Any], min_s: float = 0.005) -> str:
                       for k, v in r.get("steps", {}).items() if v >= min_s)
 
 
+def _repaired(r: dict[str, Any]) -> str:
+    """'closed' when repair_mesh (the builder's next step) left the mesh watertight."""
+    if "repaired_watertight" not in r:
+        return "-"
+    return "closed" if r["repaired_watertight"] else "OPEN"
+
+
 def _distance(r: dict[str, Any]) -> str:
     d = r.get("distance_mm")
     return f"{d['mean']:.2f}/{d['p99']:.2f}" if d else "-"
@@ -211,7 +218,8 @@ def print_surface(results: list[dict[str, Any]]) -> None:
     """One row per structure and method, then the step breakdown."""
     head = (f"{'structure':<24} {'method':<17} {'total s':>7} {'vs base':>7} {'segm s':>6} "
             f"{'surf s':>6} {'surf vs':>7} {'raw tri':>8} {'tri':>7} {'mesh/vox':>8} "
-            f"{'open':>5} {'self MB':>7} {'tree MB':>7} {'d mean/p99 mm':>13}")
+            f"{'open':>5} {'fins':>5} {'repaired':>8} {'self MB':>7} {'tree MB':>7} "
+            f"{'d mean/p99 mm':>13}")
     print(head + "\n" + "-" * len(head))
     for case in results:
         base = case["methods"].get(BASE, {})
@@ -223,7 +231,8 @@ def print_surface(results: list[dict[str, Any]]) -> None:
                   f"{_fmt(_ratio(r, base, 'seconds')):>7} {r['segment_seconds']:>6.2f} "
                   f"{r['surface_seconds']:>6.2f} {_fmt(_ratio(r, base, 'surface_seconds')):>7} "
                   f"{r.get('raw_triangles', 0):>8} {r['triangles']:>7} "
-                  f"{1 + r['volume_error']:>8.4f} {r['open_edges']:>5} {r['self_mb']:>7.0f} "
+                  f"{1 + r['volume_error']:>8.4f} {r['open_edges']:>5} "
+                  f"{r.get('nonmanifold_edges', 0):>5} {_repaired(r):>8} {r['self_mb']:>7.0f} "
                   f"{_fmt(r.get('tree_mb'), '.0f'):>7} {_distance(r):>13}")
     print("\nsteps: seconds (exclusive; 'other' = the rest of the chain) / peak RSS increase in MB "
           "over the step's start:")
@@ -282,10 +291,12 @@ def evaluate(surface: list[dict[str, Any]], tets: list[dict[str, Any]]) -> list[
                 f"{sp['cpus']} cores{organ}", sp["seconds"] <= TARGET_ORGAN_SECONDS,
                 f"{sp['seconds']:.2f} s = segmentation {sp['segment_seconds']:.2f} + surface "
                 f"{sp['surface_seconds']:.2f}")
-            add(f"{case['name']}: surface closed, <= {BUDGET} triangles, volume within 1 % "
-                "(sanity)", sp["open_edges"] == 0 and sp["triangles"] <= BUDGET
-                and abs(sp["volume_error"]) <= 0.01,
-                f"{sp['open_edges']} open edges, {sp['triangles']} triangles, mesh/voxel volume "
+            add(f"{case['name']}: surface closed (watertight after the builder's repair), "
+                f"<= {BUDGET} triangles, volume within 1 % (sanity)",
+                sp["open_edges"] == 0 and sp.get("repaired_watertight", False)
+                and sp["triangles"] <= BUDGET and abs(sp["volume_error"]) <= 0.01,
+                f"{sp['open_edges']} open edges, {sp.get('nonmanifold_edges', 0)} fins before "
+                f"repair, {sp['triangles']} triangles, mesh/voxel volume "
                 f"{1 + sp['volume_error']:.4f}; peak memory self {sp['self_mb']:.0f} MB, tree "
                 f"{_fmt(sp.get('tree_mb'), '.0f')} MB")
     for case in tets:
@@ -358,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     if surface:
         print(f"surface chain to {BUDGET} triangles ('vs base' = time / {BASE} time; 'surf vs' "
               "= surface stage alone; mesh/vox = mesh volume / voxel volume; open = boundary "
-              "edges; d = vertex-to-surface distance to SurgiPlan's mesh, both ways):")
+              "edges; fins = edges of more than two faces (decimation); repaired = after the "
+              "builder's repair_mesh, untimed; d = vertex-to-surface distance to SurgiPlan's "
+              "mesh, both ways):")
         print_surface(surface)
     if tets:
         print("\ntet meshes (build_tet_mesh; quality from tet_quality):")

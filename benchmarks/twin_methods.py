@@ -288,6 +288,20 @@ def mesh_stats(points: np.ndarray, faces: np.ndarray) -> dict[str, Any]:
             "vertices": int(len(points)), "triangles": int(len(faces))}
 
 
+def _after_repair(points: np.ndarray, faces: np.ndarray) -> dict[str, Any]:
+    """``repair_mesh`` as the twin builder runs it after ``extract_surface``: watertight?"""
+    from surgiplan.twin.mesh import SurfaceMesh
+    from surgiplan.twin.repair import repair_mesh
+
+    start = time.perf_counter()
+    repaired = repair_mesh(SurfaceMesh(points, faces))
+    report = repaired.report_after
+    return {"repair_seconds": time.perf_counter() - start,
+            "repaired_watertight": bool(report.watertight and report.manifold),
+            "repaired_ml": mesh_stats(repaired.mesh.vertices_lps_mm,
+                                      repaired.mesh.faces)["mesh_ml"]}
+
+
 def _surface(method: str, spec: dict[str, Any], budget: int) -> dict[str, Any]:
     volume = _load(spec)
     affine = np.asarray(volume.affine_lps, dtype=np.float64)
@@ -310,6 +324,8 @@ def _surface(method: str, spec: dict[str, Any], budget: int) -> dict[str, Any]:
     stats = mesh_stats(points, faces)
     if spec.get("save_mesh"):  # for the parent's mesh-to-mesh distances
         np.savez(spec["save_mesh"], points=points, faces=faces)
+    if method == "surgiplan":  # what build_structure does next (not timed)
+        info.update(_after_repair(points, faces))
     surface_order = ("pad", "contour", "marching cubes", "to VTK", "smooth", "restore volume",
                      "decimate", "from VTK")
     return {
