@@ -233,9 +233,10 @@ def report(results: list[dict[str, Any]]) -> None:
               f"{r['factor_dynamic_s']:9.1f} {r['step_ms_median']:8.1f} {r['step_ms_p90']:7.1f} "
               f"{r['step_hz']:6.1f} {static} {r['peak_mb']:8.0f} {r['backend']:>9} "
               f"{r['load_start']:4.1f}-{r['load_end']:<4.1f}")
-    threads = {r.get("blas_threads") for r in results if "error" not in r}
+    threads = {r.get("blas_threads") for r in results if "error" not in r} - {None}
     print(f"(load: 1-minute load average at the start and end of each case, {os.cpu_count()} "
-          f"cores; BLAS threads of scikit-sparse's CHOLMOD: {', '.join(map(str, threads))})")
+          f"cores; OpenBLAS threads of scikit-sparse's CHOLMOD: "
+          f"{', '.join(map(str, threads)) or 'not loaded'})")
     print("\nPublished figures (physics.md section 1.3):")
     for name, mesh, figure, hz in SOFA_FIGURES:
         print(f"  {name:48} {mesh:26} {figure:20} ~{hz:5.0f} Hz")

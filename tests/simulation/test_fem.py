@@ -127,6 +127,19 @@ def test_polar_rotations_are_proper_and_match_svd():
     np.testing.assert_allclose(s[ok], np.transpose(s, (0, 2, 1))[ok], atol=1e-12)
 
 
+def test_polar_rotations_of_mixed_strains_match_svd():
+    """Small-strain tets converge first and leave the iteration; large stretches go on."""
+    rng = np.random.default_rng(4)
+    turns = Rotation.random(600, random_state=5).as_matrix()
+    stretch = np.eye(3) + 1e-4 * rng.standard_normal((600, 3, 3))
+    stretch[::6] = np.diag([4.0, 0.3, 1.5]) + 0.05 * rng.standard_normal((100, 3, 3))
+    f = turns @ stretch
+    rotations, inverted = fa.polar_rotations(batch(f))
+    assert not inverted.any()
+    u, _, vt = np.linalg.svd(f)
+    np.testing.assert_allclose(np.transpose(rotations, (2, 0, 1)), u @ vt, atol=1e-12)
+
+
 def test_forces_are_the_energy_gradient_and_the_tangent_its_hessian():
     model = block_model(cells=(4, 3, 3), size=(10.0, 5.0, 5.0), fixed_side=False)
     rng = np.random.default_rng(1)
@@ -161,6 +174,10 @@ def test_strain_and_stress_measures():
     strain = np.diag([sigma / youngs, -nu * sigma / youngs, -nu * sigma / youngs])
     shear = youngs / (2 * (1 + nu))
     assert fa.von_mises(batch(strain[None]), np.array([shear]))[0] == pytest.approx(sigma)
+    shears = rng.uniform(1e-3, 1e-2, 200)
+    deviator = a - np.trace(a, axis1=1, axis2=2)[:, None, None] * np.eye(3) / 3
+    expected = 2 * shears * np.sqrt(1.5 * np.einsum("mij,mij->m", deviator, deviator))
+    np.testing.assert_allclose(fa.von_mises(batch(a), shears), expected, rtol=1e-12)
 
 
 # --- constraints, factorizations, contact -----------------------------------------------------
