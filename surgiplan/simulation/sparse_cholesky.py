@@ -12,7 +12,8 @@ one explicitly. Both raise ``ValueError`` on a matrix that is not positive defin
 from __future__ import annotations
 
 import ctypes
-import importlib.util
+import functools
+import importlib
 import os
 from typing import Protocol
 
@@ -35,15 +36,17 @@ class SparseCholesky(Protocol):
         """``A^-1 rhs`` for ``(d,)`` or ``(d, k)`` float64 right-hand sides (same shape)."""
 
 
+@functools.cache
 def available_backends() -> tuple[str, ...]:
-    """Importable backends, in order of preference."""
+    """Backends whose module imports (scikit-sparse installed without its SuiteSparse
+    libraries does not), in order of preference."""
     found = []
     for name in BACKENDS:
         try:
-            if importlib.util.find_spec(_MODULES[name]) is not None:
-                found.append(name)
+            importlib.import_module(_MODULES[name])
         except ImportError:
             continue
+        found.append(name)
     return tuple(found)
 
 

@@ -3,6 +3,8 @@ implicit Euler, contact outputs, boundary helpers, deformed surfaces."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -291,6 +293,23 @@ def test_default_cholesky_backend_prefers_cholmod(monkeypatch):
     assert CorotationalSolver(block_model()).backend == sparse_cholesky.default_backend()
     monkeypatch.setenv("SURGIPLAN_CHOLESKY", "cholespy")
     assert CorotationalSolver(block_model()).backend == "cholespy"
+
+
+def test_cholesky_falls_back_to_cholespy_when_scikit_sparse_does_not_import(monkeypatch):
+    monkeypatch.delenv("SURGIPLAN_CHOLESKY", raising=False)
+    monkeypatch.setitem(sys.modules, "sksparse.cholmod", None)  # import raises ImportError
+    sparse_cholesky.available_backends.cache_clear()
+    try:
+        assert sparse_cholesky.available_backends() == ("cholespy",)
+        model = block_model()
+        solver = CorotationalSolver(model)
+        assert solver.backend == "cholespy"
+        state = solver.step(0.02, push_on_top(model, 0.5))
+        assert state.contact_force_n > 0
+        with pytest.raises(InputError, match="not installed"):
+            CorotationalSolver(model, backend="cholmod")
+    finally:
+        sparse_cholesky.available_backends.cache_clear()
 
 
 def test_large_push_converges_with_line_search():
