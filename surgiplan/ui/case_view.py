@@ -109,6 +109,7 @@ class CaseView(QObject):
     def _on_stack_event(self, _event: Event) -> None:
         window = self.window
         session = window.session
+        window.live.request()  # first: the check runs while the views update
         window.instruments_panel.set_plan(session.case.plan)
         window.view3d.update_plan(session.case.plan, window.live.incision_paths)
         if self.selected_instrument not in session.case.plan.instruments:
@@ -116,7 +117,6 @@ class CaseView(QObject):
         window.view3d.select_instrument(self.selected_instrument)
         self.refresh_title()
         window.menus.refresh()
-        window.live.request()
 
     def _on_structure_event(self, event: Event) -> None:
         window = self.window

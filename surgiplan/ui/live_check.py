@@ -9,6 +9,7 @@ dropped (:class:`~surgiplan.ui.live_runner.LiveRunner`).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -116,6 +117,7 @@ class LiveCheck(QObject):
             return
         case, cache, catalogue = snapshot(session.case), self.cache, session.catalogue
         self.window.complications_panel.set_busy(True)
+        self.window.view3d.hold_renders(True)  # draw the edit together with its check
         self.runner.request(lambda: check_case(case, catalogue=catalogue, cache=cache))
 
     def invalidate(self) -> None:
@@ -123,15 +125,20 @@ class LiveCheck(QObject):
         self.request()
 
     def _on_finished(self, result: CheckResult, latency_ms: float) -> None:
+        started = time.perf_counter()
         self.result = result
+        self.window.complications_panel.set_complications(result.complications)
+        latency_ms += (time.perf_counter() - started) * 1000.0  # until the panel shows it
         self.last_latency_ms = latency_ms
-        self.show_result()
         self.window.physics_label.setText(f"Simulation: {latency_ms:.0f} ms "
                                           f"({1000.0 / max(latency_ms, 1e-3):.0f} Hz)")
+        self.show_result()
+        self.window.view3d.hold_renders(False)
         self.checked.emit(result, latency_ms)
 
     def _on_failed(self, message: str) -> None:
         self.window.complications_panel.set_busy(False)
+        self.window.view3d.hold_renders(False)
         self.window.show_message(f"Check failed: {message}")
 
     def show_result(self) -> None:

@@ -36,6 +36,22 @@ SEE_THROUGH_BELOW = 0.5
 body outline) are seen through by clicks and hovering, unless nothing else is hit."""
 
 
+class _Interactor(QtInteractor):
+    """pyvista renders inside many calls (adding or removing an actor...); here those renders
+    go through the view's scheduler, so one event-loop turn costs at most one render."""
+
+    schedule = None  # set by View3D: callable that schedules a render
+
+    def render(self) -> None:
+        if self.schedule is not None:
+            self.schedule()
+        else:
+            super().render()
+
+    def render_now(self) -> None:
+        super().render()
+
+
 class View3D(QWidget):
     """The twin and plan in 3D (world = patient LPS mm).
 
@@ -53,7 +69,7 @@ class View3D(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plotter = QtInteractor(self, auto_update=False, multi_samples=1)
+        self.plotter = _Interactor(self, auto_update=False, multi_samples=1)
         self.plotter.background_color = BACKGROUND
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -78,7 +94,13 @@ class View3D(QWidget):
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
-        self._render_timer.timeout.connect(self.render_now)
+        self._render_timer.timeout.connect(self.plotter.update)  # one paintGL = one render
+        self.plotter.schedule = self.render
+        self._held = False
+        self._render_wanted = False
+        self._hold_timer = QTimer(self)
+        self._hold_timer.setSingleShot(True)
+        self._hold_timer.timeout.connect(lambda: self.hold_renders(False))
 
     # ---- state --------------------------------------------------------------------------
     @property
@@ -97,15 +119,34 @@ class View3D(QWidget):
 
     def render(self) -> None:
         """Redraw on the next event-loop turn: the calls made in one turn (highlight,
-        deformation, plan update...) cost one render."""
-        if not self._closed and not self._render_timer.isActive():
+        deformation, plan update...) cost one render. While held (:meth:`hold_renders`), the
+        render waits for the release."""
+        if self._closed:
+            return
+        if self._held:
+            self._render_wanted = True
+        elif not self._render_timer.isActive():
             self._render_timer.start()
+
+    def hold_renders(self, hold: bool, max_ms: int = 250) -> None:
+        """Hold renders (e.g. until a running simulation answers, so its result is shown at
+        once and drawn in the same frame); released by ``hold_renders(False)`` or after
+        ``max_ms``."""
+        if hold:
+            self._held = True
+            self._hold_timer.start(max_ms)
+            return
+        self._hold_timer.stop()
+        self._held = False
+        if self._render_wanted:
+            self._render_wanted = False
+            self.render()
 
     def render_now(self) -> None:
         """Redraw immediately (pictures, picks, benchmarks)."""
         self._render_timer.stop()
         if not self._closed:
-            self.plotter.render()
+            self.plotter.render_now()
 
     @property
     def render_pending(self) -> bool:
@@ -261,6 +302,7 @@ class View3D(QWidget):
             self._closed = True
             self._hover_timer.stop()
             self._render_timer.stop()
+            self._hold_timer.stop()
             self.plotter.removeEventFilter(self)
             self.plotter.close()
 
