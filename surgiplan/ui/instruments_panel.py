@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -110,9 +109,7 @@ class InstrumentsPanel(QWidget):
         self.plan_tree.currentItemChanged.connect(self._on_plan_current)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._request_delete)
-        shortcut = QShortcut(QKeySequence.StandardKey.Delete, self.plan_tree)
-        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-        shortcut.activated.connect(self._request_delete)
+        self.plan_tree.installEventFilter(self)  # Delete / Backspace on the plan list
         self.nudge_buttons = self._nudge_buttons()
         self._layout()
         self.set_catalogue(catalogue)
@@ -247,6 +244,13 @@ class InstrumentsPanel(QWidget):
         self.delete_button.setEnabled(chosen is not None)
         for button in self.nudge_buttons:
             button.setEnabled(chosen is not None and chosen[0] == "instruments")
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if (watched is self.plan_tree and event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)):
+            self._request_delete()
+            return True
+        return super().eventFilter(watched, event)
 
     def _request_delete(self) -> None:
         chosen = self.selected_item()
