@@ -66,8 +66,9 @@ def nudged(placement: InstrumentPlacement, kind: str, amount: float) -> Instrume
     Returns
     -------
     InstrumentPlacement
-        The moved placement (same id); the target follows the tip, the entry stays for
-        advance and tilts and moves with shifts.
+        The moved placement (same id). The planned target stays where it was planned (the
+        instrument may be moved off it, e.g. into a vessel, which the check then flags); the
+        skin entry stays for advance and tilts and moves with shifts.
     """
     if kind not in NUDGE_KINDS:
         raise InputError(f"unknown nudge {kind!r} (use one of: {', '.join(NUDGE_KINDS)})")
@@ -77,20 +78,19 @@ def nudged(placement: InstrumentPlacement, kind: str, amount: float) -> Instrume
     if kind == "advance":
         pose[:3, 3] = tip + amount * pose[:3, 2]
         depth = max(0.0, placement.insertion_depth_mm + amount)
-        return replace(placement, pose_lps=pose, insertion_depth_mm=depth,
-                       target_lps_mm=tuple(pose[:3, 3]))
+        return replace(placement, pose_lps=pose, insertion_depth_mm=depth)
     if kind in _SHIFT_AXES:
         shift = amount * np.asarray(_SHIFT_AXES[kind])
         pose[:3, 3] = tip + shift
         moved = {name: None if getattr(placement, name) is None
                  else tuple(np.asarray(getattr(placement, name)) + shift)
-                 for name in ("entry_lps_mm", "target_lps_mm", "pivot_lps_mm")}
+                 for name in ("entry_lps_mm", "pivot_lps_mm")}
         return replace(placement, pose_lps=pose, **moved)
     centre = np.asarray(placement.pivot_lps_mm or entry or tip, dtype=float)
     rotation = _rotation(pose[:3, 0 if kind == "tilt_x" else 1], amount)
     pose[:3, :3] = rotation @ pose[:3, :3]
     pose[:3, 3] = centre + rotation @ (tip - centre)
-    return replace(placement, pose_lps=pose, target_lps_mm=tuple(pose[:3, 3]))
+    return replace(placement, pose_lps=pose)
 
 
 class CaseSession:
@@ -108,6 +108,8 @@ class CaseSession:
         ``Event(kind, "structures", name, value)`` after each twin edit (and its undo).
     catalogue : Catalogue
         Instruments that can be placed.
+    recovered : bool
+        Opened from an autosave: unsaved until saved, even with an empty undo history.
     """
 
     def __init__(self, case: Case, path: str | os.PathLike[str] | None = None, *,
@@ -117,7 +119,7 @@ class CaseSession:
         self.stack = UndoStack(case.plan)
         self.structure_events = EventEmitter()
         self.catalogue = catalogue or load_catalogue()
-        self._recovered = False
+        self.recovered = False
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, recover: bool = False) -> CaseSession:
@@ -126,14 +128,14 @@ class CaseSession:
         session = cls(load_case(source), path)
         if recover:
             session.stack.mark_clean()
-            session._recovered = True
+            session.recovered = True
         return session
 
     # ---- file state -------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
         """Whether there are changes since the last save (or the session was recovered)."""
-        return not self.stack.is_clean or self._recovered
+        return not self.stack.is_clean or self.recovered
 
     @property
     def title(self) -> str:
@@ -150,7 +152,7 @@ class CaseSession:
         written = save_case(self.case, target)
         self.path = written
         self.stack.mark_clean()
-        self._recovered = False
+        self.recovered = False
         discard_recovery(written)
         return written
 

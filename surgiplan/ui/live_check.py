@@ -18,12 +18,11 @@ from PySide6.QtCore import QObject, Signal
 from surgiplan.case.model import Case
 from surgiplan.case.session import CaseSession
 from surgiplan.plan.model import Plan
+from surgiplan.risk.model import Severity
 from surgiplan.simulation.check_cache import SimulationCache
 from surgiplan.simulation.plan_check import CheckResult, check_case
 from surgiplan.twin.twin import PatientTwin
 from surgiplan.ui.live_runner import LiveRunner
-
-FLAGGED = ("critical", "warning")
 
 
 @dataclass
@@ -57,7 +56,7 @@ def highlight_segments(result: CheckResult) -> tuple[list[str], np.ndarray]:
     structures: list[str] = []
     segments = []
     for complication in result.complications:
-        if complication.severity.value not in FLAGGED:
+        if complication.severity < Severity.WARNING:
             continue
         structures += [s for s in complication.structures if s not in structures]
         findings = result.context.instruments.get(complication.item_id or "")

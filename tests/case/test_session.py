@@ -69,11 +69,12 @@ def test_tilt_pivots_about_the_entry_point():
     assert np.degrees(np.arccos(small.axis @ (0.0, 1.0, 0.0))) == pytest.approx(2.0)
 
 
-def test_shift_translates_tip_entry_and_target():
+def test_shift_translates_tip_and_entry_and_keeps_the_planned_target():
     moved = nudged(_needle(), "shift_s", -4.0)
     np.testing.assert_allclose(moved.tip_lps_mm, (10.0, 20.0, 26.0))
     assert moved.entry_lps_mm == (10.0, 0.0, 26.0)
-    assert moved.target_lps_mm == (10.0, 20.0, 26.0)
+    assert moved.target_lps_mm == (10.0, 20.0, 30.0)
+    assert nudged(_needle(), "advance", 3.0).target_lps_mm == (10.0, 20.0, 30.0)
     with pytest.raises(InputError, match="unknown nudge"):
         nudged(_needle(), "spin", 1.0)
 
