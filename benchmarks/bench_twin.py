@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -181,6 +182,10 @@ def measure(case: dict[str, Any], method: str, runs: int, cores: int,
         return errors[0]
     summary = dict(min(timed, key=lambda r: r["seconds"]))
     summary["all_seconds"] = [round(r["seconds"], 3) for r in timed]
+    summary["median_seconds"] = float(statistics.median(r["seconds"] for r in timed))
+    if all("cpu_seconds" in r for r in timed):
+        summary["all_cpu"] = [round(r["cpu_seconds"], 3) for r in timed]
+        summary["median_cpu"] = float(statistics.median(r["cpu_seconds"] for r in timed))
     summary["self_mb"] = max(r["self_mb"] for r in timed)
     summary["children_mb"] = max(r["children_mb"] for r in timed)
     summary["tree_mb"] = run_worker(case, method, cores, True).get("tree_mb") if pss else None
@@ -216,7 +221,8 @@ def _distance(r: dict[str, Any]) -> str:
 
 def print_surface(results: list[dict[str, Any]]) -> None:
     """One row per structure and method, then the step breakdown."""
-    head = (f"{'structure':<24} {'method':<17} {'total s':>7} {'vs base':>7} {'segm s':>6} "
+    head = (f"{'structure':<24} {'method':<17} {'total s':>7} {'median':>6} {'cpu s':>5} "
+            f"{'vs base':>7} {'segm s':>6} "
             f"{'surf s':>6} {'surf vs':>7} {'raw tri':>8} {'tri':>7} {'mesh/vox':>8} "
             f"{'open':>5} {'fins':>5} {'repaired':>8} {'self MB':>7} {'tree MB':>7} "
             f"{'d mean/p99 mm':>13}")
@@ -228,6 +234,7 @@ def print_surface(results: list[dict[str, Any]]) -> None:
                 print(f"{case['name']:<24} {method:<17} ERROR {r['error']}")
                 continue
             print(f"{case['name']:<24} {method:<17} {r['seconds']:>7.2f} "
+                  f"{_fmt(r.get('median_seconds')):>6} {_fmt(r.get('cpu_seconds')):>5} "
                   f"{_fmt(_ratio(r, base, 'seconds')):>7} {r['segment_seconds']:>6.2f} "
                   f"{r['surface_seconds']:>6.2f} {_fmt(_ratio(r, base, 'surface_seconds')):>7} "
                   f"{r.get('raw_triangles', 0):>8} {r['triangles']:>7} "
@@ -240,6 +247,19 @@ def print_surface(results: list[dict[str, Any]]) -> None:
         for method, r in case["methods"].items():
             if "error" not in r:
                 print(f"  {case['name']:<24} {method:<17} {_steps(r)}")
+    print("\nCPU seconds (user + system; best run / median of runs): segmentation + surface "
+          "(this process) + helper process:")
+    for case in results:
+        for method, r in case["methods"].items():
+            if "cpu_seconds" in r:
+                print(f"  {case['name']:<24} {method:<17} {r['cpu_seconds']:.2f} / "
+                      f"{_fmt(r.get('median_cpu'))} = {r['segment_cpu']:.2f} + "
+                      f"{r['surface_cpu']:.2f} + {r['helper_cpu']:.2f}")
+
+
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def print_tets(results: list[dict[str, Any]]) -> None:
@@ -289,8 +309,9 @@ def evaluate(surface: list[dict[str, Any]], tets: list[dict[str, Any]]) -> list[
         if "seconds" in sp:
             add(f"{case['name']}: one structure <= {TARGET_ORGAN_SECONDS:.0f} s on "
                 f"{sp['cpus']} cores{organ}", sp["seconds"] <= TARGET_ORGAN_SECONDS,
-                f"{sp['seconds']:.2f} s = segmentation {sp['segment_seconds']:.2f} + surface "
-                f"{sp['surface_seconds']:.2f}")
+                f"{sp['seconds']:.2f} s (median {_fmt(sp.get('median_seconds'))} s) = "
+                f"segmentation {sp['segment_seconds']:.2f} + surface {sp['surface_seconds']:.2f}; "
+                f"CPU {_fmt(sp.get('cpu_seconds'))} s (median {_fmt(sp.get('median_cpu'))} s)")
             add(f"{case['name']}: surface closed (watertight after the builder's repair), "
                 f"<= {BUDGET} triangles, volume within 1 % (sanity)",
                 sp["open_edges"] == 0 and sp.get("repaired_watertight", False)
@@ -336,11 +357,11 @@ def main(argv: list[str] | None = None) -> int:
         args.runs, args.baseline_runs, args.no_sinc = 1, 1, True
         args.cases = args.cases or ["lung", "tet"]
 
-    started = time.perf_counter()
+    started, load_start = time.perf_counter(), _load()
     revision, digest = code_revision(), source_digest()
     print(f"surgiplan {revision} (imaging/segmentation/twin sources {digest}), python "
           f"{platform.python_version()}, {os.cpu_count()} cores "
-          f"(workers pinned to {args.cores}), {platform.platform()}")
+          f"(workers pinned to {args.cores}), {platform.platform()}; load average {_load()}")
     selected = cases(args.quick, args.cases, not args.no_sinc)
     results: list[dict[str, Any]] = []
     for case in selected:
@@ -384,14 +405,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: surgiplan imaging/segmentation/twin code changed during the run "
               f"(at {revision} -> {code_revision()}): rerun for consistent figures",
               file=sys.stderr)
-    print(f"\nbenchmark took {time.perf_counter() - started:.0f} s (timings are noisy when "
-          "other processes share the machine)")
+    print(f"\nbenchmark took {time.perf_counter() - started:.0f} s, load average at the end "
+          f"{_load()} (timings are noisy when other processes share the machine)")
     if args.json:
         args.json.write_text(json.dumps({
             "revision": revision, "source_digest": digest,
             "python": platform.python_version(), "cpus": os.cpu_count(),
             "cores": args.cores, "platform": platform.platform(), "quick": args.quick,
             "runs": args.runs, "baseline_runs": args.baseline_runs, "results": results,
+            "load_average_start": load_start, "load_average_end": _load(),
             "checks": checks,
         }, indent=2))
         print(f"results written to {args.json}")

@@ -4,7 +4,8 @@ A *surface* measurement times one structure's whole chain from the loaded CT vol
 
 * ``surgiplan``: ``segment_preset`` (threshold -> clean-up: largest components, fill holes; the
   lung preset also builds the body outline and removes the airway) then ``extract_surface``
-  (discrete flying edges -> windowed sinc -> volume restoration -> fast-simplification).
+  (discrete flying edges -> windowed sinc -> fast-simplification, large contours in two halves,
+  one in a helper process -> volume restoration).
 * ``skimage-vtk``: the same ``segment_preset`` call (same mask), then the baseline of the issue:
   ``skimage.measure.marching_cubes`` on the padded uint8 box -> vtkPolyData ->
   ``vtkQuadricDecimation`` to the same triangle budget. No smoothing.
@@ -216,6 +217,7 @@ def _surgiplan_surface(region, affine: np.ndarray, budget: int, steps: Steps,
     steps.wrap(surface, "_smooth", "smooth")
     steps.wrap(surface, "_restored", "restore volume")
     steps.wrap(surface, "_decimate", "decimate")
+    steps.wrap(surface, "_decimate_halves", "decimate", lump=True)  # halves, helper, join
     mesh = surface.extract_surface(region, affine, surface.SurfaceOptions(target_triangles=budget))
     return mesh.vertices_lps_mm, mesh.faces
 
@@ -302,6 +304,19 @@ def _after_repair(points: np.ndarray, faces: np.ndarray) -> dict[str, Any]:
                                       repaired.mesh.faces)["mesh_ml"]}
 
 
+def _cpu_seconds(t0: os.times_result, t1: os.times_result,
+                 t2: os.times_result) -> dict[str, float]:
+    """CPU seconds (user + system) of the segmentation and surface stages: this process and
+    its finished children (the surface's decimation helper)."""
+    def cpu(a: os.times_result, b: os.times_result, children: bool) -> float:
+        if children:
+            return (b.children_user - a.children_user) + (b.children_system - a.children_system)
+        return (b.user - a.user) + (b.system - a.system)
+
+    return {"segment_cpu": cpu(t0, t1, False), "surface_cpu": cpu(t1, t2, False),
+            "helper_cpu": cpu(t1, t2, True), "cpu_seconds": cpu(t0, t2, False) + cpu(t1, t2, True)}
+
+
 def _surface(method: str, spec: dict[str, Any], budget: int) -> dict[str, Any]:
     volume = _load(spec)
     affine = np.asarray(volume.affine_lps, dtype=np.float64)
@@ -310,15 +325,16 @@ def _surface(method: str, spec: dict[str, Any], budget: int) -> dict[str, Any]:
     gc.collect()
     base_pss_kb, t0 = _tree_pss_kb(), time.monotonic()
     steps.start_chain()
-    start = time.perf_counter()
+    cpu0, start = os.times(), time.perf_counter()
     region, _ = _segment(volume, spec)
-    segmented = time.perf_counter()
+    cpu1, segmented = os.times(), time.perf_counter()
     if method == "surgiplan":
         points, faces = _surgiplan_surface(region, affine, budget, steps, info)
     else:
         points, faces = _baseline_surface(region, affine, budget, method == "skimage-sinc-vtk",
                                           steps, info)
-    end = time.perf_counter()
+    cpu2, end = os.times(), time.perf_counter()
+    info.update(_cpu_seconds(cpu0, cpu1, cpu2))
     t1, self_mb = time.monotonic(), steps.chain_peak_mb()
     voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
     stats = mesh_stats(points, faces)

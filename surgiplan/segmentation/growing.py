@@ -20,7 +20,7 @@ from scipy import ndimage as ndi
 from surgiplan.errors import InputError
 from surgiplan.imaging.volume import Volume
 from surgiplan.progress import ProgressCallback, report
-from surgiplan.segmentation.morphology import FACE_CONNECTIVITY, region_from_box
+from surgiplan.segmentation.morphology import label_components, region_from_box
 from surgiplan.segmentation.region import Region
 
 INITIAL_HALF_BOX_MM = 24.0
@@ -224,5 +224,5 @@ def _seed_component(allowed: np.ndarray, values: np.ndarray, seed_local: np.ndar
         raise InputError(f"the seed voxel's value {value:.0f} lies outside the intensity window "
                          f"[{window[0]:.0f}, {window[1]:.0f}]: place the seed inside the "
                          "structure or widen the window")
-    labels, _ = ndi.label(allowed, structure=FACE_CONNECTIVITY)
+    labels, _ = label_components(allowed)
     return labels == labels[seed]
