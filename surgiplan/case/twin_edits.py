@@ -116,7 +116,7 @@ class AddStructure:
         info = self.twin.labelmap.add(region, self.model.info)
         self.model.info = info
         self.twin.structures[name] = self.model
-        self.twin.display[name] = self.display or DisplaySettings(tuple(info.colour))
+        self.twin.display[name] = self.display or DisplaySettings.default_for(info)
         self.events.emit(Event("added", "structures", name, self.model))
 
     def undo(self, plan: Plan) -> None:

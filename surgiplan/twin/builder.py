@@ -131,6 +131,6 @@ def build_twin(labelmap: LabelMap, *, regions: dict[str, Region] | None = None,
         if region.is_empty:
             continue
         twin.structures[info.name] = build_structure(region, info, labelmap, options)
-        twin.display[info.name] = DisplaySettings(colour=info.colour)
+        twin.display[info.name] = DisplaySettings.default_for(info)
     report(progress, total, total, "Twin built")
     return twin

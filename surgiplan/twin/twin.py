@@ -15,6 +15,9 @@ from surgiplan.twin.quality import MeshReport
 from surgiplan.twin.tet_quality import TetQuality
 from surgiplan.twin.tetmesh import TetMesh
 
+SKIN_OPACITY = 0.3
+"""Default opacity of the body outline in 3D."""
+
 
 @dataclass
 class DisplaySettings:
@@ -23,6 +26,13 @@ class DisplaySettings:
     colour: tuple[float, float, float]
     opacity: float = 1.0
     visible: bool = True
+
+    @classmethod
+    def default_for(cls, info: StructureInfo) -> DisplaySettings:
+        """First display of a structure: its table colour, opaque, except the body outline
+        (tissue ``skin``), drawn see-through so the organs inside show in 3D."""
+        opacity = SKIN_OPACITY if info.tissue == "skin" else 1.0
+        return cls(colour=tuple(float(c) for c in info.colour), opacity=opacity)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,9 @@ class MainWindow(QMainWindow):
         self.structures_dock = self._dock("Structures", self.structures_panel, left)
         self.tabifyDockWidget(self.series_dock, self.structures_dock)
         self.instruments_dock = self._dock("Plan", self.instruments_panel, right)
-        self.complications_dock = self._dock("Complications", self.complications_panel, right)
+        self.complications_dock = self._dock("Complications", self.complications_panel,
+                                             Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.complications_dock], [140], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         self.window_combo = QComboBox()
