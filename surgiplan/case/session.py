@@ -93,6 +93,34 @@ def nudged(placement: InstrumentPlacement, kind: str, amount: float) -> Instrume
     return replace(placement, pose_lps=pose)
 
 
+def aimed(placement: InstrumentPlacement, tip_lps_mm: Any) -> InstrumentPlacement:
+    """``placement`` with its tip at ``tip_lps_mm``, the shaft through its entry (or pivot).
+
+    The shaft turns by the smallest rotation (the instrument keeps its roll); the insertion
+    depth becomes the entry-to-tip distance. Without an entry the instrument is translated.
+    """
+    tip = np.asarray(tip_lps_mm, dtype=float).reshape(3)
+    pose = placement.pose
+    centre = placement.pivot_lps_mm or placement.entry_lps_mm
+    if centre is None:
+        pose[:3, 3] = tip
+        return replace(placement, pose_lps=pose)
+    shaft = tip - np.asarray(centre, dtype=float)
+    length = float(np.linalg.norm(shaft))
+    if length < 1e-6:
+        raise InputError(f"the tip of {placement.id} cannot be on its entry point: "
+                         "drag it into the body")
+    old, new = pose[:3, 2], shaft / length
+    axis = np.cross(old, new)
+    angle = np.degrees(np.arctan2(np.linalg.norm(axis), float(old @ new)))
+    if np.linalg.norm(axis) > 1e-12:
+        pose[:3, :3] = _rotation(axis, angle) @ pose[:3, :3]
+    elif old @ new < 0:
+        pose[:3, :3] = _rotation(pose[:3, 0], 180.0) @ pose[:3, :3]
+    pose[:3, 3] = tip
+    return replace(placement, pose_lps=pose, insertion_depth_mm=length)
+
+
 class CaseSession:
     """One open case and its edit history.
 
@@ -193,6 +221,13 @@ class CaseSession:
         """Move an instrument by one nudge (see :func:`nudged`); one undo step."""
         moved = nudged(self.placement(item_id), kind, float(amount))
         return self.move_instrument(moved, text=f"{kind.replace('_', ' ')} {item_id}")
+
+    def aim_instrument(self, item_id: str, tip_lps_mm: Any) -> InstrumentPlacement:
+        """Drag the tip to ``tip_lps_mm`` (LPS mm): the shaft is re-aimed through its skin
+        entry (or port), the depth follows; without an entry the instrument is translated.
+        One undo step; the planned target stays."""
+        return self.move_instrument(aimed(self.placement(item_id), tip_lps_mm),
+                                    text=f"drag {item_id}")
 
     def add_incision(self, structure: str, points_lps_mm: Any,
                      depth_mm: float = 5.0) -> Incision:

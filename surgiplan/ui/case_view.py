@@ -66,6 +66,7 @@ class CaseView(QObject):
         session = prepared.session
         window.session = session
         self.selected_instrument = None
+        window.view3d.set_handle(None)
         window.tools.cancel()
         session.stack.events.connect(self._on_stack_event)
         session.structure_events.connect(self._on_structure_event)
@@ -115,6 +116,7 @@ class CaseView(QObject):
         if self.selected_instrument not in session.case.plan.instruments:
             self.selected_instrument = None
         window.view3d.select_instrument(self.selected_instrument)
+        self._place_handle()
         self.refresh_title()
         window.menus.refresh()
 
@@ -156,12 +158,30 @@ class CaseView(QObject):
     def _on_item_selected(self, collection: str, item_id: str) -> None:
         self.selected_instrument = item_id if collection == "instruments" else None
         self.window.view3d.select_instrument(self.selected_instrument)
+        self._place_handle()
 
     def select_instrument(self, item_id: str | None) -> None:
         self.selected_instrument = item_id
         if item_id is not None:
             self.window.instruments_panel.select_item("instruments", item_id)
         self.window.view3d.select_instrument(item_id)
+        self._place_handle()
+
+    def _place_handle(self) -> None:
+        """The 3D drag handle on the selected instrument's tip (none without a selection)."""
+        session = self.window.session
+        if self.selected_instrument is None or session is None:
+            self.window.view3d.set_handle(None)
+            return
+        tip = session.placement(self.selected_instrument).tip_lps_mm
+        self.window.view3d.set_handle(tip, self.drag_tip)
+
+    def drag_tip(self, tip_lps_mm) -> bool:
+        """The handle was released at ``tip_lps_mm``: re-aim the selected instrument."""
+        item_id = self.selected_instrument
+        if item_id is None:
+            return False
+        return self._edit(lambda s: s.aim_instrument(item_id, tip_lps_mm))
 
     def nudge(self, kind: str, amount: float, item_id: str | None = None) -> bool:
         """Move the selected (or given) instrument by one nudge; one undo step."""

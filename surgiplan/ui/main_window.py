@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.twin_flow = TwinFlow(self)
         build_menus(self)
         self._connect()
+        self.setAcceptDrops(True)
 
     # ---- construction -------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -173,6 +174,32 @@ class MainWindow(QMainWindow):
         value = float(self.volume.voxels[k, j, i])
         unit = "HU" if self.volume.modality == "CT" else ""
         self.cursor_label.setText(f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   {value:.0f} {unit}")
+
+    # ---- drag and drop ------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """A dropped folder is scanned, a case file opened, a label map imported."""
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.open_path(paths[0])
+
+    def open_path(self, path: Path) -> None:
+        """Open whatever ``path`` is: DICOM folder, ``.surgiplan`` case or label map."""
+        name = path.name.lower()
+        if path.is_dir():
+            self.open_folder(path)
+        elif name.endswith(".surgiplan"):
+            self.files.open_case(path)
+        elif name.endswith((".nii", ".nii.gz", ".nrrd")) and self.session is not None:
+            self.twin_flow.import_labels(path)
+        else:
+            self.show_error(f"cannot open {path.name}: drop a DICOM folder, a .surgiplan case "
+                            "or (with a case open) a label map (.nii, .nii.gz, .nrrd)")
 
     # ---- messages -----------------------------------------------------------------------
     def show_error(self, message: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,8 @@ from surgiplan.twin.twin import DisplaySettings, PatientTwin
 
 BACKGROUND = (0.08, 0.09, 0.11)
 PREVIEW_COLOUR = (1.0, 0.85, 0.2)
+HANDLE_COLOUR = (1.0, 0.95, 0.3)
+HANDLE_RADIUS_MM = 3.0
 CLICK_SLOP_PX = 4
 """A press and release farther apart than this is a drag (rotate), not a pick."""
 HOVER_DELAY_MS = 120
@@ -91,6 +93,8 @@ class View3D(QWidget):
         self._hover_timer.timeout.connect(self._on_hover_rest)
         self.plotter.installEventFilter(self)
         self._closed = False
+        self._handle = None
+        self._on_handle: Callable[[np.ndarray], None] | None = None
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
@@ -196,6 +200,34 @@ class View3D(QWidget):
             self.plotter.add_mesh(line, color=PREVIEW_COLOUR, line_width=4, name="preview",
                                   pickable=False, reset_camera=False)
         self.render()
+
+    def set_handle(self, point_lps_mm: np.ndarray | None,
+                   on_moved: Callable[[np.ndarray], None] | None = None) -> None:
+        """A draggable sphere at ``point_lps_mm`` (the selected instrument's tip): releasing
+        it calls ``on_moved`` with its new centre (LPS mm). ``None`` removes it."""
+        if point_lps_mm is None:
+            if self._handle is not None:
+                self.plotter.clear_sphere_widgets()
+                self._handle = None
+                self.render()
+            return
+        centre = np.asarray(point_lps_mm, dtype=float)
+        self._on_handle = on_moved
+        if self._handle is None:
+            self._handle = self.plotter.add_sphere_widget(
+                self._handle_released, center=centre, radius=HANDLE_RADIUS_MM,
+                color=HANDLE_COLOUR, selected_color="white", test_callback=False)
+        else:
+            self._handle.SetCenter(*centre)
+        self.render()
+
+    @property
+    def handle_centre(self) -> np.ndarray | None:
+        return None if self._handle is None else np.array(self._handle.GetCenter())
+
+    def _handle_released(self, centre) -> None:
+        if self._on_handle is not None:
+            self._on_handle(np.asarray(centre, dtype=float))
 
     def set_caption(self, text: str) -> None:
         """Text in the upper left corner of the view ("" removes it)."""

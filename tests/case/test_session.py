@@ -146,3 +146,17 @@ def test_save_autosave_and_recover(session, tmp_path):
     assert list(reopened.case.plan.instruments) == list(session.case.plan.instruments)
     recovered.save()
     assert not has_recovery(path) and not recovered.dirty
+
+
+def test_dragging_the_tip_reaims_the_shaft_through_the_entry():
+    from surgiplan.case.session import aimed
+
+    moved = aimed(_needle(), (10.0, 16.0, 42.0))
+    np.testing.assert_allclose(moved.tip_lps_mm, (10.0, 16.0, 42.0))
+    np.testing.assert_allclose(moved.axis, np.array([0.0, 16.0, 12.0]) / 20.0, atol=1e-12)
+    assert moved.insertion_depth_mm == pytest.approx(20.0)
+    assert moved.entry_lps_mm == (10.0, 0.0, 30.0) and moved.target_lps_mm == (10.0, 20.0, 30.0)
+    pose = moved.pose[:3, :3]
+    np.testing.assert_allclose(pose.T @ pose, np.eye(3), atol=1e-12)
+    with pytest.raises(InputError, match="entry"):
+        aimed(_needle(), (10.0, 0.0, 30.0))

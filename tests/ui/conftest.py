@@ -30,3 +30,13 @@ def main_window(qtbot, tmp_path):
     yield window
     window.runner.cancel()
     window.runner.wait()
+
+
+@pytest.fixture
+def sample_window(qtbot, main_window):
+    """The main window with the sample case open and checked."""
+    main_window.files.open_sample()
+    qtbot.waitUntil(lambda: main_window.session is not None, timeout=180_000)
+    qtbot.waitUntil(lambda: not main_window.runner.busy and not main_window.live.runner.is_busy,
+                    timeout=180_000)
+    return main_window

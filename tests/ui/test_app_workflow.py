@@ -29,14 +29,6 @@ def _wait_idle(qtbot, window, timeout=LONG_MS):
                     timeout=timeout)
 
 
-@pytest.fixture
-def sample_window(qtbot, main_window):
-    main_window.files.open_sample()
-    qtbot.waitUntil(lambda: main_window.session is not None, timeout=LONG_MS)
-    _wait_idle(qtbot, main_window)
-    return main_window
-
-
 def _portal_branch():
     facts = json.loads((sample_case_dir() / "facts.json").read_text())
     branch = next(s for s in facts["vessels"]["portal_vein"]["segments"]
