@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject
 from surgiplan.errors import SurgiPlanError
 from surgiplan.events import Event
 from surgiplan.plan.incision import trace_incision
+from surgiplan.plan.measure import measure
 from surgiplan.plan.model import Incision
 from surgiplan.ui.live_check import Prepared
 from surgiplan.ui.live_runner import LiveRunner
@@ -33,6 +34,7 @@ class CaseView(QObject):
         super().__init__(window)
         self.window = window
         self.selected_instrument: str | None = None
+        self._measured: dict = {}
         window.structures_panel.display_change_requested.connect(self._on_display_request)
         window.structures_panel.structure_change_requested.connect(self._on_structure_request)
         window.instruments_panel.place_requested.connect(
@@ -75,7 +77,7 @@ class CaseView(QObject):
         window.live.attach(prepared)
         self.show_twin()
         window.view3d.show_plan(session.case.plan, session.catalogue, window.live.incision_paths)
-        window.instruments_panel.set_plan(session.case.plan)
+        self.refresh_plan_list()
         window.structures_dock.show()
         window.structures_dock.raise_()
         self.refresh_title()
@@ -101,6 +103,21 @@ class CaseView(QObject):
                     if twin.display.get(name) is None or twin.display[name].visible}
         self.window.view_layout.set_outlines(outlines)
 
+    def refresh_plan_list(self) -> None:
+        """The plan list, with each measurement's value (computed by the core; kept per
+        measurement since they are immutable)."""
+        session = self.window.session
+        notes = {}
+        for item_id, measurement in session.case.plan.measurements.items():
+            if measurement not in self._measured:
+                try:
+                    value = measure(session.case.twin, measurement)
+                    self._measured[measurement] = f"{value.value:.1f} {value.unit}"
+                except SurgiPlanError as exc:
+                    self._measured[measurement] = f"cannot measure: {exc}"
+            notes[item_id] = self._measured[measurement]
+        self.window.instruments_panel.set_plan(session.case.plan, notes)
+
     def refresh_title(self) -> None:
         session = self.window.session
         self.window.setWindowTitle("SurgiPlan" if session is None
@@ -111,7 +128,7 @@ class CaseView(QObject):
         window = self.window
         session = window.session
         window.live.request()  # first: the check runs while the views update
-        window.instruments_panel.set_plan(session.case.plan)
+        self.refresh_plan_list()
         window.view3d.update_plan(session.case.plan, window.live.incision_paths)
         if self.selected_instrument not in session.case.plan.instruments:
             self.selected_instrument = None

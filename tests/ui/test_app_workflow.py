@@ -177,3 +177,20 @@ def test_screenshot_of_the_sample_case(qtbot, sample_window, tmp_path):
         corner = view.mapTo(window, QPoint(0, 0))
         box = picture[corner.y():corner.y() + view.height(), corner.x():corner.x() + view.width()]
         assert box.std() > 10, f"{view} looks blank"
+
+
+def test_distance_measured_by_two_clicks_is_listed_with_its_value(qtbot, sample_window):
+    window = sample_window
+    first = np.asarray(window.session.case.plan.instruments["needle-1"].target_lps_mm)
+    second = first + np.array([30.0, 0.0, 0.0])
+    window.menus.measure_action.trigger()
+    _click_slice(qtbot, window, Plane.AXIAL, first)
+    _click_slice(qtbot, window, Plane.AXIAL, second)
+    measurement = next(iter(window.session.case.plan.measurements.values()))
+    points = np.asarray(measurement.points_lps_mm)
+    assert np.linalg.norm(points[1] - points[0]) == pytest.approx(30.0, abs=1.0)
+    listed = [row.text(1) for row in window.instruments_panel._rows()
+              if row.text(0) == measurement.id]
+    assert len(listed) == 1 and listed[0].endswith(" mm")
+    value = float(listed[0].rsplit(": ", 1)[1].split()[0])
+    assert value == pytest.approx(np.linalg.norm(points[1] - points[0]), abs=0.05)
