@@ -167,13 +167,18 @@ def _manifold_pairs(counts: np.ndarray, inverse: np.ndarray) -> np.ndarray:
 
 def _component_count(faces: np.ndarray, counts: np.ndarray, inverse: np.ndarray) -> int:
     """Components of the face graph linked through shared edges (any edge use)."""
+    return int(_component_labels(faces, counts, inverse).max(initial=-1) + 1)
+
+
+def _component_labels(faces: np.ndarray, counts: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """(m,) component index of each face (faces linked through shared edges)."""
     if len(faces) == 0:
-        return 0
+        return np.zeros(0, dtype=np.int64)
     order = np.argsort(inverse, kind="stable")
     same = inverse[order][1:] == inverse[order][:-1]
     a, b = order[:-1][same] // 3, order[1:][same] // 3
     graph = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(len(faces), len(faces)))
-    return int(csgraph.connected_components(graph, directed=False)[0])
+    return csgraph.connected_components(graph, directed=False)[1]
 
 
 def _nonmanifold_vertex_count(faces: np.ndarray, n_vertices: int, counts: np.ndarray,
@@ -231,5 +236,11 @@ def _unique_face_index(faces: np.ndarray) -> np.ndarray:
     """Index of the first face of each distinct vertex set."""
     if len(faces) == 0:
         return np.zeros(0, dtype=np.int64)
-    _, first = np.unique(np.sort(faces, axis=1), axis=0, return_index=True)
+    ordered = np.sort(faces, axis=1).astype(np.int64)
+    n = int(ordered.max()) + 1
+    if n ** 3 < 2 ** 62:  # one int64 key per face: a 1-D unique, ten times faster than axis=0
+        keys = (ordered[:, 0] * n + ordered[:, 1]) * n + ordered[:, 2]
+        _, first = np.unique(keys, return_index=True)
+    else:
+        _, first = np.unique(ordered, axis=0, return_index=True)
     return np.sort(first)

@@ -12,6 +12,7 @@ from scipy.sparse import csgraph
 from surgiplan.twin.mesh import SurfaceMesh
 from surgiplan.twin.quality import (
     MeshReport,
+    _component_labels,
     _degenerate,
     _edge_groups,
     _nonmanifold_vertices,
@@ -60,7 +61,8 @@ def repair_mesh(mesh: SurfaceMesh, *, max_hole_edges: int = 100,
     """
     before = check_mesh(mesh)
     actions: list[str] = []
-    if before.ok and before.components == 1:
+    if before.ok and (before.components == 1
+                      or not _has_small_components(mesh, min_component_fraction)):
         return RepairResult(mesh, before, before, actions)
     work = trimesh.Trimesh(mesh.vertices_lps_mm, mesh.faces, process=False)
     _clean(work, actions)
@@ -87,6 +89,16 @@ def _clean(work: trimesh.Trimesh, actions: list[str]) -> None:
         actions.append(f"removed {len(work.faces) - len(keep)} duplicate faces")
         work.update_faces(keep)
     work.remove_unreferenced_vertices()
+
+
+def _has_small_components(mesh: SurfaceMesh, fraction: float) -> bool:
+    """Whether a component's area is under ``fraction`` of the largest (two lungs: no)."""
+    faces, vertices = mesh.faces, mesh.vertices_lps_mm
+    counts, inverse = _edge_groups(faces, len(vertices))
+    labels = _component_labels(faces, counts, inverse)
+    a, b, c = (vertices[faces[:, n]] for n in range(3))
+    area = np.bincount(labels, 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1))
+    return bool(np.any(area < fraction * area.max()))
 
 
 def _drop_small_components(work: trimesh.Trimesh, fraction: float, actions: list[str]) -> None:

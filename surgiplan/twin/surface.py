@@ -21,7 +21,9 @@ Steps, in voxel index space (i, j, k) until the mapping:
    equals smoothing in patient space.
 3. Mapping to LPS millimetres through the 4x4 affine (oblique and flipped grids included); the
    winding is set so that the signed volume is positive (normals outward).
-4. ``fast_simplification`` (quadric decimation, in millimetres) down to the triangle budget.
+4. ``fast_simplification`` (quadric decimation, in millimetres) down to the triangle budget;
+   contours over :data:`SPLIT_MIN_TRIANGLES` in two halves with their cut rims kept and joined
+   again, one half in a helper process when two CPUs are usable (same mesh either way).
 5. Volume restoration: a uniform offset along the vertex normals by
    ``(voxel volume - mesh volume) / area`` (two Newton steps) gives back the small volume the
    contouring, smoothing and decimation removed, so thin structures keep their calibre and the

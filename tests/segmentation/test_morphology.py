@@ -225,3 +225,14 @@ def test_bad_margins_and_spacing_are_refused(sphere10):
     with pytest.raises(InputError, match="spacing"):
         morph.grow(region, 1.0, (1.0, 0.0, 1.0))
     assert morph.grow(region, 0.0, spacing).voxel_count == region.voxel_count
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_component_labels_equal_scipy_labels(seed):
+    mask = np.random.default_rng(seed).random((17, 23, 29)) > 0.6
+    labels, n = morph.label_components(mask)
+    expected, expected_n = ndi.label(mask, structure=ndi.generate_binary_structure(3, 1))
+    assert n == expected_n
+    np.testing.assert_array_equal(labels, expected)  # same numbering: raster order
+    flipped = np.asfortranarray(mask)  # any memory order gives the same numbering
+    np.testing.assert_array_equal(morph.label_components(flipped)[0], expected)

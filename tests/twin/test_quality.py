@@ -6,7 +6,7 @@ import numpy as np
 import trimesh
 
 from surgiplan.twin.mesh import SurfaceMesh
-from surgiplan.twin.quality import check_mesh
+from surgiplan.twin.quality import _unique_face_index, check_mesh
 from surgiplan.twin.repair import repair_mesh
 
 
@@ -120,3 +120,16 @@ def test_good_mesh_is_returned_untouched():
     mesh = surface(sphere())
     result = repair_mesh(mesh)
     assert result.mesh is mesh and result.actions == [] and result.report_after.ok
+
+
+def test_two_good_components_of_similar_size_are_returned_untouched():
+    both = surface(trimesh.util.concatenate([sphere(10.0), sphere(9.0, (100.0, 0.0, 0.0))]))
+    result = repair_mesh(both)
+    assert result.actions == []
+    assert result.mesh is both
+    assert result.report_after.components == 2
+
+
+def test_duplicate_faces_are_found_in_any_vertex_order():
+    faces = np.array([[0, 1, 2], [2, 0, 1], [1, 0, 3], [3, 1, 0], [0, 2, 3]])
+    np.testing.assert_array_equal(_unique_face_index(faces), [0, 2, 4])
