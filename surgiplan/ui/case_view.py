@@ -145,9 +145,11 @@ class CaseView(QObject):
             window.structures_panel.refresh(event.item_id)
             self.refresh_overlays()
             return
-        if event.kind in ("added", "removed"):
-            window.live.invalidate()
-        self.show_twin()
+        if event.kind == "changed":  # tissue or critical flag: the rules see it, not the views
+            window.structures_panel.refresh(event.item_id)
+        else:  # a structure added or removed
+            self.show_twin()
+        window.live.invalidate()
 
     # ---- requests from panels and views ---------------------------------------------------
     def _edit(self, action) -> bool:

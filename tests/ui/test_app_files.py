@@ -81,3 +81,35 @@ def test_recent_files_listed_on_the_welcome_page(qtbot, tmp_path):
     window = MainWindow(recent=recent, autosave_ms=0)
     qtbot.addWidget(window)
     assert window.welcome.recent_paths() == [case]
+
+
+def test_structure_edits_from_the_table_reach_the_3d_view_and_undo(qtbot, sample_window):
+    from surgiplan.twin.twin import DisplaySettings
+
+    window = sample_window
+    liver_actor = window.view3d.scene.actor("liver")
+    window.structures_panel.display_change_requested.emit(
+        "liver", DisplaySettings((0.0, 1.0, 0.0), 0.5, False))
+    assert not liver_actor.GetVisibility()
+    assert window.session.case.twin.display["liver"].opacity == 0.5
+    window.structures_panel.structure_change_requested.emit("liver", {"critical": True})
+    assert window.session.case.twin.structure("liver").info.critical
+    window.menus.undo_action.trigger()
+    window.menus.undo_action.trigger()
+    assert window.view3d.scene.actor("liver") is liver_actor  # updated, not rebuilt
+    assert liver_actor.GetVisibility()
+    assert not window.session.case.twin.structure("liver").info.critical
+    assert not window.session.dirty
+
+
+def test_view_along_the_selected_needle_names_the_nearest_vessels(qtbot, sample_window):
+    window = sample_window
+    window.case_view.select_instrument("needle-2")
+    window.menus.probe_action.trigger()
+    caption = window.case_view.probe_caption("needle-2")
+    assert caption.startswith("needle-2: portal vein 2.7 mm")
+    camera = window.view3d.plotter.camera
+    direction = np.subtract(camera.focal_point, camera.position)
+    direction /= np.linalg.norm(direction)
+    axis = window.session.placement("needle-2").axis
+    assert float(direction @ axis) > 0.99  # looking along the shaft
