@@ -206,10 +206,61 @@ def _component_sizes(labels: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray
 
 def _select_components(mask: np.ndarray, preset: Preset, voxel_ml: float,
                        superior_face: tuple[slice, ...] | None) -> np.ndarray:
-    """Apply ``touches_superior``, ``min_component_ml`` and ``keep`` to a box mask."""
+    """Apply ``touches_superior``, ``min_component_ml`` and ``keep`` to a box mask.
+
+    Components are labelled in the mask's own bounding box (the airway candidate fills a
+    third of the body box), and the result is written into ``mask``'s memory: fresh pages
+    cost more than the comparisons on a body-sized box.
+    """
     count = KEEP_COUNTS[preset.keep]
     if count is None and preset.min_component_ml <= 0 and not preset.touches_superior:
         return mask
+    crop = _bounding_box(mask)
+    if crop is None:
+        return mask
+    inner = mask[crop]
+    if inner.size < CROP_BELOW * mask.size:
+        selected = _selected(np.ascontiguousarray(inner), count, preset, voxel_ml,
+                             _face_in(superior_face, crop))
+        mask[...] = False
+        mask[crop] = selected
+        return mask
+    return _selected(mask, count, preset, voxel_ml, superior_face)
+
+
+CROP_BELOW = 0.7
+"""Label in the mask's bounding box when that holds less than this fraction of the box."""
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """Slices of the true voxels' bounding box (two passes over the mask), None if empty."""
+    planes = mask.reshape(mask.shape[0], -1).any(axis=1)
+    if not planes.any():
+        return None
+    rows_columns = mask.any(axis=0)
+    spans = [np.flatnonzero(planes), np.flatnonzero(rows_columns.any(axis=1)),
+             np.flatnonzero(rows_columns.any(axis=0))]
+    return tuple(slice(int(span[0]), int(span[-1]) + 1) for span in spans)
+
+
+def _face_in(face: tuple[slice, ...] | None,
+             crop: tuple[slice, ...]) -> tuple[slice, ...] | None:
+    """The superior face slab in the cropped box's indices (None when the crop misses it)."""
+    if face is None:
+        return None
+    out = []
+    for part, window in zip(face, crop, strict=True):
+        start, stop, _ = part.indices(window.stop)
+        start, stop = max(start, window.start), min(stop, window.stop)
+        if start >= stop:
+            return None
+        out.append(slice(start - window.start, stop - window.start))
+    return tuple(out)
+
+
+def _selected(mask: np.ndarray, count: int | None, preset: Preset, voxel_ml: float,
+              superior_face: tuple[slice, ...] | None) -> np.ndarray:
+    """The kept components of ``mask`` (written into its memory)."""
     labels, n = label_components(mask)
     if n == 0:
         return mask
@@ -223,20 +274,24 @@ def _select_components(mask: np.ndarray, preset: Preset, voxel_ml: float,
     sizes[sizes < max(preset.min_component_ml, 0.0)] = 0.0
     order = np.argsort(-sizes, kind="stable")
     kept = [int(i) for i in order[:count] if sizes[i] > 0]
-    if len(kept) <= 4:  # a few comparisons beat a lookup over the whole box
-        out = np.zeros(mask.shape, dtype=bool)
-        for label in kept:
-            out |= labels == label
-        return out
-    chosen = np.zeros(n + 1, dtype=bool)
-    chosen[kept] = True
-    return chosen[labels]
+    if len(kept) > 4:  # a few comparisons beat a lookup over the whole box
+        chosen = np.zeros(n + 1, dtype=bool)
+        chosen[kept] = True
+        return chosen[labels]
+    if not kept:
+        mask[...] = False
+        return mask
+    out = np.equal(labels, kept[0], out=mask)
+    spare = np.empty_like(mask) if len(kept) > 1 else None
+    for label in kept[1:]:
+        out |= np.equal(labels, label, out=spare)
+    return out
 
 
 def _excluded(volume: Volume, preset: Preset, body: Region | None, box_offset: Sequence[int],
               box_shape: tuple[int, ...], depth: int) -> np.ndarray:
     """Union of the excluded presets' regions (grown by the margin) inside the box."""
-    out = np.zeros(box_shape, dtype=bool)
+    out = None
     for name in preset.exclude:
         if name == preset.name or depth > 4:
             raise InputError(f"preset {preset.name!r} excludes itself (directly or in a cycle): "
@@ -244,8 +299,9 @@ def _excluded(volume: Volume, preset: Preset, body: Region | None, box_offset: S
         other = _segment(volume, _resolve(name), body, None, depth + 1)
         if preset.exclude_margin_mm > 0:
             other = grow(other, preset.exclude_margin_mm, volume.spacing_mm)
-        out |= paste(out, box_offset, other)
-    return out
+        part = paste(np.broadcast_to(False, box_shape), box_offset, other)  # shape only
+        out = part if out is None else np.logical_or(out, part, out=out)
+    return out if out is not None else np.zeros(box_shape, dtype=bool)
 
 
 def _candidate(volume: Volume, preset: Preset, box: tuple[slice, ...], body_mask, hu_max,
@@ -254,7 +310,7 @@ def _candidate(volume: Volume, preset: Preset, box: tuple[slice, ...], body_mask
     if body_mask is not None:
         mask &= body_mask
     if excluded is not None:
-        mask &= ~excluded
+        np.greater(mask, excluded, out=mask)  # mask and not excluded, without a temporary
     return mask
 
 
