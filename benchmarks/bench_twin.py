@@ -248,13 +248,15 @@ def print_surface(results: list[dict[str, Any]]) -> None:
             if "error" not in r:
                 print(f"  {case['name']:<24} {method:<17} {_steps(r)}")
     print("\nCPU seconds (user + system; best run / median of runs): segmentation + surface "
-          "(this process) + helper process:")
+          "(this process) + helper process; 'kernel' = system time of this process (first-touch "
+          "page faults of new memory: on a virtual machine up to ~1.8 s per GB):")
     for case in results:
         for method, r in case["methods"].items():
             if "cpu_seconds" in r:
                 print(f"  {case['name']:<24} {method:<17} {r['cpu_seconds']:.2f} / "
                       f"{_fmt(r.get('median_cpu'))} = {r['segment_cpu']:.2f} + "
-                      f"{r['surface_cpu']:.2f} + {r['helper_cpu']:.2f}")
+                      f"{r['surface_cpu']:.2f} + {r['helper_cpu']:.2f}; kernel "
+                      f"{_fmt(r.get('system_cpu'))}")
 
 
 def _load() -> str:
