@@ -159,6 +159,7 @@ def test_structure_grown_from_a_seed_click(qtbot, main_window, tmp_path):
     assert model.info.tissue == "tumour"
     assert window.structures_panel.model.rowCount() == 1
     assert window.view3d.scene.actor("tumour") is not None
+    _activate(qtbot, window)
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert "tumour" not in window.session.case.twin.structures
 
