@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from surgiplan.segmentation.region import Region
-from surgiplan.twin import surface
+from surgiplan.twin import decimation, surface
 from surgiplan.twin.quality import check_mesh
 from surgiplan.twin.surface import SurfaceOptions, extract_surface
 
@@ -24,8 +26,8 @@ def two_balls() -> Region:
 @pytest.fixture
 def small_split(monkeypatch):
     """Cut contours from 10k triangles on (the real threshold is 500k)."""
-    monkeypatch.setattr(surface, "SPLIT_MIN_TRIANGLES", 10_000)
-    if not surface._KEEPS_RIMS:
+    monkeypatch.setattr(decimation, "SPLIT_MIN_TRIANGLES", 10_000)
+    if not decimation.KEEPS_RIMS:
         pytest.skip("fast-simplification older than 0.2 cannot keep the cut rims")
 
 
@@ -52,14 +54,14 @@ def test_halves_are_joined_into_a_closed_mesh_with_the_voxel_volume(small_split)
 
 def test_the_helper_process_gives_the_same_mesh_as_this_process(small_split, monkeypatch):
     received = []
-    receive = surface._DecimationHelper.receive
+    receive = decimation.DecimationHelper.receive
 
     def counted(self):
         received.append(1)
         return receive(self)
 
-    monkeypatch.setattr(surface._DecimationHelper, "receive", counted)
-    monkeypatch.setattr(surface, "_use_helper", lambda options: options.helper_process)
+    monkeypatch.setattr(decimation.DecimationHelper, "receive", counted)
+    monkeypatch.setattr(surface, "use_helper", lambda enabled: enabled)
     region = two_balls()
     helped = extract_surface(region, np.eye(4), SurfaceOptions(target_triangles=BUDGET))
     assert received == [1]
@@ -74,15 +76,15 @@ def test_a_helper_that_cannot_start_falls_back_to_this_process(small_split, monk
     region = two_balls()
     alone = extract_surface(region, np.eye(4),
                             SurfaceOptions(target_triangles=BUDGET, helper_process=False))
-    monkeypatch.setattr(surface, "_use_helper", lambda options: True)
-    monkeypatch.setattr(surface.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(surface, "use_helper", lambda enabled: True)
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     fallback = extract_surface(region, np.eye(4), SurfaceOptions(target_triangles=BUDGET))
     np.testing.assert_array_equal(fallback.faces, alone.faces)
 
 
 def test_small_contours_are_not_cut(monkeypatch):
     calls = []
-    monkeypatch.setattr(surface, "_halves", lambda *args: calls.append(1))
+    monkeypatch.setattr(surface, "halves", lambda *args: calls.append(1))
     mesh = extract_surface(two_balls(), np.eye(4), SurfaceOptions(target_triangles=BUDGET))
     assert not calls  # 30k triangles is far below the 500k threshold
     assert check_mesh(mesh).boundary_edges == 0
