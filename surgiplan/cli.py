@@ -29,6 +29,7 @@ from surgiplan.cli_output import (
     twin_table,
     volume_summary,
 )
+from surgiplan.cli_rehearse import add_rehearse_command
 from surgiplan.errors import Cancelled, InputError, SurgiPlanError
 
 EXIT_BAD_INPUT = 2
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     twin.set_defaults(run=_cmd_twin)
 
     add_case_commands(commands)
+    add_rehearse_command(commands)
 
     app = commands.add_parser("app", help="open the desktop application")
     app.add_argument("folder", nargs="?", help="DICOM folder to scan (or case to open) on start")
