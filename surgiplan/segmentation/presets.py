@@ -29,6 +29,7 @@ from surgiplan.imaging.volume import Volume
 from surgiplan.io.json_data import read_json
 from surgiplan.paths import data_file
 from surgiplan.progress import ProgressCallback, report
+from surgiplan.segmentation.body import coarse_body_outline
 from surgiplan.segmentation.growing import RegionLeakError
 from surgiplan.segmentation.labelmap import StructureInfo
 from surgiplan.segmentation.morphology import (
@@ -42,6 +43,7 @@ from surgiplan.segmentation.region import Region
 
 PRESET_TABLE = "segmentation_presets.json"
 KEEP_COUNTS = {"all": None, "largest": 1, "largest_2": 2}
+BODY_DETAILS = ("full", "coarse")
 LOWEST_CT_HU = -1024.0
 
 
@@ -72,6 +74,9 @@ class Preset:
         On a leak, lower ``hu_max`` by this much and retry; 0 raises the leak.
     fill_holes, fill_holes_axial : bool
         Fill 3-D cavities / holes within each axial slice.
+    body_detail : {"full", "coarse"}
+        Body outline computed when none is given: full resolution, or the conservative 2x
+        grid outline of :mod:`surgiplan.segmentation.body` (presets deep inside the body).
     """
 
     name: str
@@ -92,6 +97,7 @@ class Preset:
     leak_step_hu: float = 0.0
     fill_holes: bool = False
     fill_holes_axial: bool = False
+    body_detail: str = "full"
 
     def structure_info(self, label: int = 0) -> StructureInfo:
         """The label map entry of a structure made by this preset."""
@@ -115,6 +121,9 @@ def _preset_from_row(row: dict, source: Path) -> Preset:
     if preset.keep not in KEEP_COUNTS:
         raise InputError(f"preset {name!r}: keep must be one of {sorted(KEEP_COUNTS)}, "
                          f"got {preset.keep!r}")
+    if preset.body_detail not in BODY_DETAILS:
+        raise InputError(f"preset {name!r}: body_detail must be 'full' or 'coarse', got "
+                         f"{preset.body_detail!r}")
     return preset
 
 
@@ -152,13 +161,24 @@ def superior_axis(affine_lps: np.ndarray) -> tuple[int, int]:
     return 2 - column, end
 
 
-def body_outline(volume: Volume, *, progress: ProgressCallback | None = None) -> Region:
-    """The region of the table's ``body_outline`` preset (the filled body)."""
+def body_outline(volume: Volume, *, progress: ProgressCallback | None = None,
+                 detail: str = "full") -> Region:
+    """The region of the table's ``body_outline`` preset (the filled body).
+
+    ``detail="coarse"``: its threshold, largest components and hole filling on a 2x grid,
+    conservative for the body's interior air (:func:`.body.coarse_body_outline`).
+    """
     outline = [p for p in load_presets().values() if p.body_outline]
     if not outline:
         raise InputError(f"no preset in data/{PRESET_TABLE} is marked body_outline: mark the "
                          "body outline preset so 'inside_body' presets can use it")
-    return segment_preset(volume, outline[0], progress=progress)
+    preset = outline[0]
+    if detail != "coarse":
+        return segment_preset(volume, preset, progress=progress)
+    axis = superior_axis(volume.affine_lps)[0] if preset.fill_holes_axial else None
+    return coarse_body_outline(volume, preset.hu_min, preset.hu_max,
+                               keep=KEEP_COUNTS[preset.keep], slice_axis=axis,
+                               volumetric=preset.fill_holes)
 
 
 def _work_box(volume: Volume, preset: Preset, body: Region | None,
@@ -167,7 +187,7 @@ def _work_box(volume: Volume, preset: Preset, body: Region | None,
     if not preset.inside_body or preset.body_outline:
         return None, None
     if body is None:
-        body = body_outline(volume, progress=progress)
+        body = body_outline(volume, progress=progress, detail=preset.body_detail)
     if tuple(body.grid_shape) != volume.shape:
         raise InputError(f"the body outline was made on a {body.grid_shape} grid, the volume is "
                          f"{volume.shape}: segment the body of this volume")
