@@ -93,8 +93,23 @@ def _demo_case(volume, case_dir: Path, facts: dict, output: Path,
     print(_twin_report(case.twin, facts))
     print(f"twin written: {outputs.folder} (meshes/, twin.glb, labels.nii.gz, summary.json)")
     _demo_plan(case, facts, output)
+    _demo_rehearsal(case)
     saved = save_case(case, output / "sample.surgiplan")
     print(f"case saved: {saved}")
+
+
+def _demo_rehearsal(case) -> None:
+    """A scripted attempt that follows needle-1's planned path, scored and kept in the case."""
+    from surgiplan.cli_rehearse import run_text
+    from surgiplan.rehearsal.codec import store_in_case
+    from surgiplan.rehearsal.run import record_run
+    from surgiplan.rehearsal.script import planned_approach
+
+    run = record_run(case, planned_approach(case.plan.instruments["needle-1"]),
+                     trainee="demo")
+    store_in_case(case, run)
+    print("scripted rehearsal of needle-1's planned approach:")
+    print(run_text(run, 1))
 
 
 def _demo_plan(case, facts: dict, output: Path) -> None:

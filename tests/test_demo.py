@@ -76,7 +76,19 @@ def test_demo_saves_a_case_with_the_sample_plan(demo_run):
 
 def test_demo_check_flags_the_grazing_needle_only(demo_run):
     _, printed = demo_run
-    check = printed.split("check of the sample plan:", 1)[1]
+    check = printed.split("check of the sample plan:", 1)[1].split("scripted rehearsal", 1)[0]
     assert "safety_margin [needle-2]" in check and "portal vein" in check
-    assert "needle-1" not in check.split("case saved", 1)[0]
+    assert "needle-1" not in check
     assert "CRITICAL" not in check
+
+
+def test_demo_rehearses_the_planned_approach_and_keeps_the_run(demo_run):
+    from surgiplan.case.case_file import load_case
+    from surgiplan.rehearsal.codec import case_runs
+
+    folder, printed = demo_run
+    rehearsal = printed.split("scripted rehearsal of needle-1's planned approach:", 1)[1]
+    assert "tip error            0.00 mm" in rehearsal
+    assert rehearsal.count("PASS ") == 4 and "result: PASS" in rehearsal
+    runs = case_runs(load_case(folder / "sample.surgiplan"))
+    assert [run.instrument for run in runs] == ["needle-1"] and runs[0].passed

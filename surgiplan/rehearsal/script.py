@@ -122,3 +122,37 @@ def read_script(path: str | Path) -> RehearsalScript:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ScriptError(f"{path} is not valid JSON ({exc}): fix the script file") from None
     return script_from_json(data)
+
+
+def planned_approach(placement, *, before_mm: float = 10.0, duration_s: float = 3.0,
+                     count: int = 31) -> RehearsalScript:
+    """A scripted attempt that follows a planned path: a minimum-jerk advance of the tip from
+    ``before_mm`` outside the skin entry to the planned target, the shaft along the path.
+
+    Parameters
+    ----------
+    placement : InstrumentPlacement
+        A placement made from an entry and a target (LPS mm).
+    before_mm : float
+        Where the tip starts, outside the entry along the path (mm).
+    duration_s : float
+        Duration of the advance (s).
+    count : int
+        Number of samples, evenly spaced in time.
+
+    Raises
+    ------
+    ScriptError
+        When the placement has no planned entry and target.
+    """
+    if placement.entry_lps_mm is None or placement.target_lps_mm is None:
+        raise ScriptError(f"{placement.id} was not planned from an entry and a target: "
+                          "script its moves instead")
+    entry = np.asarray(placement.entry_lps_mm, dtype=float)
+    target = np.asarray(placement.target_lps_mm, dtype=float)
+    axis = (target - entry) / np.linalg.norm(target - entry)
+    start = entry - before_mm * axis
+    t = np.linspace(0.0, duration_s, count)
+    s = t / duration_s
+    tips = start + np.outer(10 * s**3 - 15 * s**4 + 6 * s**5, target - start)
+    return RehearsalScript.from_arrays(placement.id, t, tips, np.tile(axis, (count, 1)))

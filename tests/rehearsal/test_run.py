@@ -127,3 +127,26 @@ def test_unknown_instrument_names_the_known_ones(case) -> None:
     script = RehearsalScript.from_arrays("needle-9", [0.0], [[0, 0, 0]], [[0, 0, 1]])
     with pytest.raises(UnknownInstrumentError, match="needle-1, needle-2"):
         record_run(case, script)
+
+
+def test_the_planned_approach_script_follows_the_plan_to_the_target():
+    import numpy as np
+    import pytest
+
+    from surgiplan.errors import InputError
+    from surgiplan.plan.model import InstrumentPlacement
+    from surgiplan.plan.placement import pose_along
+    from surgiplan.rehearsal.script import planned_approach
+
+    entry, target = np.array([0.0, 0.0, 0.0]), np.array([0.0, 30.0, 40.0])
+    placement = InstrumentPlacement("needle-1", "biopsy_needle_18g",
+                                    pose_along(target - entry, target), 50.0, entry, target)
+    script = planned_approach(placement, before_mm=10.0, count=11)
+    tips = np.asarray(script.tips_lps_mm)
+    np.testing.assert_allclose(tips[0], entry - 10.0 * (target - entry) / 50.0)
+    np.testing.assert_allclose(tips[-1], target)
+    steps = np.linalg.norm(np.diff(tips, axis=0), axis=1)
+    assert np.isclose(steps.sum(), 60.0)  # straight along the path, never backwards
+    with pytest.raises(InputError, match="entry and a target"):
+        planned_approach(InstrumentPlacement("free-1", "biopsy_needle_18g",
+                                             pose_along((0, 0, 1), (0, 0, 0))))
