@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from surgiplan.risk.model import Complication, Severity
+from surgiplan.ui.headers import own_header
 
 COLUMNS = ("Severity", "Finding", "Value", "Limit", "Structures")
 SEVERITY_COLOURS = {
@@ -77,8 +78,8 @@ class ComplicationsPanel(QWidget):
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setWordWrap(True)
-        table.verticalHeader().hide()
-        header = table.horizontalHeader()
+        own_header(table, Qt.Orientation.Vertical).hide()
+        header = own_header(table, Qt.Orientation.Horizontal)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Finding"), QHeaderView.ResizeMode.Stretch)
         table.clicked.connect(lambda index: self._emit_row(index.row()))

@@ -7,7 +7,7 @@ the list appears at once and fills in its pictures without freezing the window.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from surgiplan.imaging import ScanResult, SeriesCandidate
 from surgiplan.render.thumbnails import THUMBNAIL_SIZE, series_thumbnail
+from surgiplan.ui.headers import own_header
 
 COLUMNS = ("#", "Modality", "Description", "Files", "Volume", "Size", "Warnings",
            "Spacing (mm)")
@@ -88,8 +89,9 @@ class SeriesPanel(QWidget):
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 4)
-        table.verticalHeader().hide()
+        rows = own_header(table, Qt.Orientation.Vertical)
+        rows.setDefaultSectionSize(THUMBNAIL_SIZE + 4)
+        rows.hide()
         table.itemSelectionChanged.connect(self._on_selection)
         table.doubleClicked.connect(lambda _index: self._request_import())
         return table

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from surgiplan.twin.tissues import load_tissues
 from surgiplan.twin.twin import DisplaySettings, PatientTwin
+from surgiplan.ui.headers import own_header
 
 COLUMNS = ("Name", "Colour", "Opacity", "Visible", "Volume (mL)", "Tissue", "Critical")
 NAME, COLOUR, OPACITY, VISIBLE, VOLUME, TISSUE, CRITICAL = range(len(COLUMNS))
@@ -277,8 +278,9 @@ class StructuresPanel(QWidget):
         view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                              | QAbstractItemView.EditTrigger.EditKeyPressed
                              | QAbstractItemView.EditTrigger.SelectedClicked)
-        view.verticalHeader().hide()
-        view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        own_header(view, Qt.Orientation.Vertical).hide()
+        own_header(view, Qt.Orientation.Horizontal).setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
         view.clicked.connect(self._on_clicked)
         view.selectionModel().currentRowChanged.connect(self._on_current_row)
         return view
