@@ -74,10 +74,14 @@ class PlanLayer:
 
         ``incision_paths`` (incision id -> (n, 3) LPS mm), when given, are the traced cuts to
         draw (e.g. :attr:`IncisionPath.path_lps_mm` from the plan check) instead of tracing
-        them here; an incision given a path is redrawn.
+        them here; an incision given a new path is redrawn (the same path again is not).
         """
         for incision_id, path in (incision_paths or {}).items():
-            self._paths[incision_id] = np.asarray(path, dtype=np.float64).reshape(-1, 3)
+            path = np.asarray(path, dtype=np.float64).reshape(-1, 3)
+            known = self._paths.get(incision_id)
+            if known is not None and known.shape == path.shape and np.array_equal(known, path):
+                continue
+            self._paths[incision_id] = path
             self.remove_item("incisions", incision_id)
         wanted = {(name, item_id): item
                   for name in ("incisions", "instruments", "landmarks", "measurements")

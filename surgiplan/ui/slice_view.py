@@ -185,8 +185,11 @@ class SliceView(QWidget):
             ``(n, 3)`` vertices in LPS mm, ``(m, 3)`` triangles and the structure colour
             (0-255 ints, or 0-1 floats). Replaces the previous outlines.
         """
+        previous = self._outline_sources
         self._outline_sources = dict(meshes)
-        self._cutters = {}
+        self._cutters = {name: cutter for name, cutter in self._cutters.items()
+                         if name in meshes and meshes[name][0] is previous[name][0]
+                         and meshes[name][1] is previous[name][1]}  # same mesh: keep its cuts
         self._refresh()
 
     def set_crosshair(self, point_lps_mm: np.ndarray | None) -> None:

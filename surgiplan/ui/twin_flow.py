@@ -100,11 +100,10 @@ class TwinFlow(QObject):
         session = self.window.session
         if session is None:
             return
-        for model in models if isinstance(models, list) else [models]:
+        models = models if isinstance(models, list) else [models]
+        for model in models:
             session.add_structure(model)
-        self.window.show_message(
-            "Added " + ", ".join(m.name for m in (models if isinstance(models, list)
-                                                  else [models])))
+        self.window.show_message("Added " + ", ".join(model.name for model in models))
 
     def _run(self, title: str, work) -> None:
         session = self.window.session
