@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from surgiplan.case.session import CaseSession
 from surgiplan.imaging import ScanResult, SeriesCandidate, Volume
+from surgiplan.rehearsal.history import default_history_path
 from surgiplan.render.slices import presets_for
 from surgiplan.ui.case_files import CaseFiles
 from surgiplan.ui.case_view import CaseView
@@ -51,10 +52,15 @@ class MainWindow(QMainWindow):
         Where recent files are remembered (tests pass one on a temporary file).
     autosave_ms : int
         Autosave interval while there are unsaved changes (0 disables it).
+    history_path : Path, optional
+        The rehearsal attempt history (SQLite); default
+        :func:`~surgiplan.rehearsal.history.default_history_path`.
     """
 
-    def __init__(self, *, recent: RecentFiles | None = None, autosave_ms: int = 120_000) -> None:
+    def __init__(self, *, recent: RecentFiles | None = None, autosave_ms: int = 120_000,
+                 history_path: Path | None = None) -> None:
         super().__init__()
+        self.history_path: Path = Path(history_path or default_history_path())
         self.setWindowTitle("SurgiPlan")
         self.resize(1400, 900)
         self.session: CaseSession | None = None

@@ -20,7 +20,8 @@ def main_window(qtbot, tmp_path):
     from surgiplan.ui.main_window import MainWindow
     from surgiplan.ui.welcome import RecentFiles
 
-    window = MainWindow(recent=RecentFiles(path=tmp_path / "recent.ini"), autosave_ms=0)
+    window = MainWindow(recent=RecentFiles(path=tmp_path / "recent.ini"), autosave_ms=0,
+                        history_path=tmp_path / "history.sqlite")
     window.files.ask_discard = lambda _reason: "discard"
     window.files.ask_recover = lambda _path: False
     window.files.autosave_dir = tmp_path
