@@ -15,9 +15,12 @@ from pathlib import Path
 from surgiplan.cli_output import ProgressBar
 
 
-def case_key(case, path: Path) -> str:
-    """The history key of a case: its voxel content hash, else the file name."""
-    return str(case.provenance.source.get("content_sha256") or path.name)
+def case_key(case, path: Path | None) -> str:
+    """The history key of a case (:func:`surgiplan.rehearsal.history.case_key`; imported when
+    called, so the command line starts without the rehearsal core)."""
+    from surgiplan.rehearsal.history import case_key as history_key
+
+    return history_key(case, path)
 
 
 def _number(value: float | None, unit: str, digits: int = 2) -> str:

@@ -2,8 +2,10 @@
 
 The schema is versioned: table ``schema_version`` holds one row, and :func:`migrate` brings
 an older database up to :data:`SCHEMA_VERSION` step by step (each step in one transaction).
+Version 1 kept each attempt's metrics; version 2 adds the whole run (samples and events, the
+run JSON of :mod:`surgiplan.rehearsal.codec`), so an attempt can be replayed and charted.
 The default file is ``$XDG_DATA_HOME/surgiplan/history.sqlite`` (``~/.local/share`` when
-unset); tests pass their own path.
+unset); tests pass their own path. Attempts are keyed by trainee and :func:`case_key`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from surgiplan.errors import InputError
-from surgiplan.rehearsal.codec import run_to_json
-from surgiplan.rehearsal.run import RehearsalRun
+import numpy as np
 
-SCHEMA_VERSION = 1
+from surgiplan.errors import InputError
+from surgiplan.rehearsal.codec import RunFormatError, run_from_json, run_to_json
+from surgiplan.rehearsal.metrics import MotionMetrics
+from surgiplan.rehearsal.run import RehearsalRun
+from surgiplan.rehearsal.safety import SafetyMetric
+
+SCHEMA_VERSION = 2
 
 
 class HistoryError(InputError):
@@ -30,6 +36,22 @@ def default_history_path() -> Path:
     """``$XDG_DATA_HOME/surgiplan/history.sqlite`` (``~/.local/share`` when unset)."""
     root = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(root) / "surgiplan" / "history.sqlite"
+
+
+def case_key(case, path: str | os.PathLike[str] | None) -> str:
+    """The history key of a case: its voxel content hash, else its file name.
+
+    Parameters
+    ----------
+    case : Case
+        The case (its provenance holds ``content_sha256`` when made from a scan).
+    path : path-like or None
+        Its file; ``None`` for a case never saved (key ``"untitled"`` without a hash).
+    """
+    found = case.provenance.source.get("content_sha256")
+    if found:
+        return str(found)
+    return Path(path).name if path is not None else "untitled"
 
 
 def _to_v1(db: sqlite3.Connection) -> None:
@@ -50,7 +72,12 @@ def _to_v1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX attempts_by_trainee_case ON attempts (trainee, case_key, id)")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_v1}
+def _to_v2(db: sqlite3.Connection) -> None:
+    """The whole run (JSON) beside its summary; attempts stored before stay NULL there."""
+    db.execute("ALTER TABLE attempts ADD COLUMN run_json TEXT")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_v1, 2: _to_v2}
 """Step to version ``n`` from ``n - 1``."""
 
 
@@ -101,6 +128,9 @@ class Attempt:
         Final tip error (mm).
     metrics, safety : dict, list
         The run's full metrics and safety metrics (JSON form).
+    run_json : dict or None
+        The whole run (:func:`~surgiplan.rehearsal.codec.run_to_json`); ``None`` for an
+        attempt stored by schema 1.
     """
 
     number: int
@@ -116,6 +146,31 @@ class Attempt:
     tip_error_mm: float | None
     metrics: dict
     safety: list
+    run_json: dict | None = None
+
+    def run(self) -> RehearsalRun:
+        """The attempt's run: the stored one, or for an attempt stored without it (schema 1)
+        a summary run with its metrics, safety metrics and score but no samples or events.
+
+        Raises
+        ------
+        HistoryError
+            When the stored run cannot be read.
+        """
+        try:
+            if self.run_json is not None:
+                return run_from_json(self.run_json)
+            return RehearsalRun(
+                id=self.run_id, instrument=self.instrument, instrument_type="",
+                trainee=self.trainee, started=self.started, times_s=np.zeros(0),
+                tips_lps_mm=np.zeros((0, 3)), axes=np.zeros((0, 3)),
+                planned_entry_lps_mm=None, planned_target_lps_mm=None,
+                metrics=MotionMetrics.from_json(self.metrics),
+                safety=[SafetyMetric.from_json(m) for m in self.safety],
+                composite_score=self.composite_score)
+        except (RunFormatError, KeyError, TypeError) as exc:
+            raise HistoryError(f"attempt {self.number} of the history cannot be read ({exc}): "
+                               "record it again") from None
 
 
 class AttemptHistory:
@@ -147,21 +202,28 @@ class AttemptHistory:
             self._db.execute(
                 "INSERT INTO attempts (run_id, trainee, case_key, instrument, started, passed,"
                 " composite_score, time_s, path_length_mm, tip_error_mm, metrics_json,"
-                " safety_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " safety_json, run_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run.id, run.trainee, case_key, run.instrument, run.started, int(run.passed),
                  run.composite_score, run.metrics.time_s, run.metrics.path_length_mm,
                  run.metrics.tip_error_mm, json.dumps(data["metrics"]),
-                 json.dumps(data["safety"])))
+                 json.dumps(data["safety"]), json.dumps(data)))
         return self.attempts(run.trainee, case_key)[-1]
 
     def attempts(self, trainee: str, case_key: str) -> list[Attempt]:
         """Every attempt of ``trainee`` on ``case_key``, oldest first."""
         rows = self._db.execute(
             "SELECT run_id, trainee, case_key, instrument, started, passed, composite_score,"
-            " time_s, path_length_mm, tip_error_mm, metrics_json, safety_json FROM attempts"
-            " WHERE trainee = ? AND case_key = ? ORDER BY id", (trainee, case_key)).fetchall()
+            " time_s, path_length_mm, tip_error_mm, metrics_json, safety_json, run_json"
+            " FROM attempts WHERE trainee = ? AND case_key = ? ORDER BY id",
+            (trainee, case_key)).fetchall()
         return [Attempt(n, *row[:5], bool(row[5]), *row[6:10], json.loads(row[10]),
-                        json.loads(row[11])) for n, row in enumerate(rows, start=1)]
+                        json.loads(row[11]), None if row[12] is None else json.loads(row[12]))
+                for n, row in enumerate(rows, start=1)]
+
+    def runs(self, trainee: str, case_key: str) -> list[RehearsalRun]:
+        """The runs of every attempt of ``trainee`` on ``case_key``, oldest first (see
+        :meth:`Attempt.run`)."""
+        return [attempt.run() for attempt in self.attempts(trainee, case_key)]
 
     def trainees(self) -> list[str]:
         """Every trainee with at least one attempt, sorted."""
