@@ -44,15 +44,9 @@ from surgiplan.simulation.fem_model import (
     prescribed_arrays,
     surface_nodal_areas,
 )
-from surgiplan.simulation.fem_solvers import (
-    FactorCache,
-    NewtonResult,
-    Objective,
-    Point,
-    constrained_solve,
-    minimize,
-)
+from surgiplan.simulation.fem_solvers import FactorCache, constrained_solve
 from surgiplan.simulation.materials import MMHG_TO_MPA
+from surgiplan.simulation.newton import NewtonResult, Objective, Point, minimize
 from surgiplan.simulation.sparse_cholesky import resolve_backend
 
 __all__ = ["ConvergenceWarning", "CorotationalSolver", "FemModel", "FemState", "Prescribed",
