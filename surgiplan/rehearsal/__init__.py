@@ -9,18 +9,22 @@ from surgiplan.rehearsal.codec import (
     store_in_case,
 )
 from surgiplan.rehearsal.history import AttemptHistory, default_history_path
+from surgiplan.rehearsal.live import PHYSICS_RATE_HZ, PoseSampler, ToolPose, start_pose
 from surgiplan.rehearsal.metrics import MotionMetrics, motion_metrics
 from surgiplan.rehearsal.run import RehearsalRun, placement_at, pose_at, record_run
 from surgiplan.rehearsal.safety import RunEvent, SafetyMetric
 from surgiplan.rehearsal.script import RehearsalScript, read_script, script_from_json
 
 __all__ = [
+    "PHYSICS_RATE_HZ",
     "AttemptHistory",
     "MotionMetrics",
+    "PoseSampler",
     "RehearsalRun",
     "RehearsalScript",
     "RunEvent",
     "SafetyMetric",
+    "ToolPose",
     "case_runs",
     "default_history_path",
     "export_runs",
@@ -33,5 +37,6 @@ __all__ = [
     "run_from_json",
     "run_to_json",
     "script_from_json",
+    "start_pose",
     "store_in_case",
 ]

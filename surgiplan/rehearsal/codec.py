@@ -13,6 +13,7 @@ Sample values are written unrounded, so a run read back replays the same poses b
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,24 @@ def store_in_case(case: Any, run: RehearsalRun) -> None:
 def case_runs(case: Any) -> list[RehearsalRun]:
     """The runs stored in ``case.rehearsals``."""
     return [run_from_json(data) for data in case.rehearsals]
+
+
+@dataclass
+class StoreRun:
+    """Undoable command (for a case session's undo stack): append a run to
+    ``case.rehearsals``; undo removes it. Pushed on the session's stack, the stored run makes
+    the session unsaved, so Save and autosave keep it."""
+
+    case: Any
+    run: RehearsalRun
+
+    @property
+    def text(self) -> str:
+        return f"rehearsal {self.run.id} of {self.run.instrument}"
+
+    def do(self, plan: Any) -> None:
+        store_in_case(self.case, self.run)
+
+    def undo(self, plan: Any) -> None:
+        self.case.rehearsals[:] = [data for data in self.case.rehearsals
+                                   if data.get("id") != self.run.id]

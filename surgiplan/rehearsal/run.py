@@ -5,7 +5,9 @@ the whole plan is checked as :func:`surgiplan.simulation.plan_check.check_case` 
 :class:`SimulationCache` for the run, so the twin's BVHs and the other plan items are
 simulated once; the moved instrument keeps its planned target structure), and what starts
 is recorded as an event: contacts, complications about the rehearsed instrument (``time_s``
-set), deformation peaks. The metrics follow :mod:`surgiplan.rehearsal.metrics` and
+set), deformation peaks; each contact or complication event carries the worst value of its
+episode (``peak``). A sample whose pose equals the previous one reuses its state (an idle
+instrument is not simulated again). The metrics follow :mod:`surgiplan.rehearsal.metrics` and
 :mod:`surgiplan.rehearsal.safety`.
 """
 
@@ -30,6 +32,7 @@ from surgiplan.rehearsal.safety import (
     SampleState,
     complication_key,
     safety_metrics,
+    worse,
 )
 from surgiplan.rehearsal.script import RehearsalScript
 from surgiplan.risk import Complication, RiskContext, evaluate_all
@@ -182,16 +185,52 @@ def _sample_state(case: Case, planned_target: str | None, moved: InstrumentPlace
     return SampleState(contacts, _mine(context, evaluate_all(context), moved.id), strain, where)
 
 
-def _events(time_s: float, state: SampleState, contacts: EpisodeTracker,
-            findings: EpisodeTracker) -> list[RunEvent]:
-    out = [RunEvent(time_s, "contact", name, f"contact with {name} starts",
-                    state.contacts[name]) for name in contacts.starts(time_s, list(state.contacts))]
-    by_key = {complication_key(c): c for c in state.complications}
-    for key in findings.starts(time_s, list(by_key)):
-        c = by_key[key]
-        out.append(RunEvent(time_s, "complication", c.structures[0] if c.structures else None,
-                            c.message, c.value, c))
-    return out
+@dataclass
+class EpisodeLog:
+    """Events of a run as its samples come: an event when a contact or a finding starts (as
+    :class:`EpisodeTracker` debounces them), and each episode's worst value over all of its
+    samples (:attr:`RunEvent.peak`)."""
+
+    contacts: EpisodeTracker = field(default_factory=EpisodeTracker)
+    findings: EpisodeTracker = field(default_factory=EpisodeTracker)
+    events: list[RunEvent] = field(default_factory=list)
+    current: dict[tuple, int] = field(default_factory=dict)
+    """Episode key -> index in :attr:`events` of the episode it belongs to now."""
+    peaks: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Event index -> (worst value, time s)."""
+
+    def add(self, time_s: float, state: SampleState) -> None:
+        """Record one sample's state at ``time_s`` (s)."""
+        for name in self.contacts.starts(time_s, list(state.contacts)):
+            self._open(("contact", name), RunEvent(
+                time_s, "contact", name, f"contact with {name} starts", state.contacts[name]))
+        by_key = {complication_key(c): c for c in state.complications}
+        for key in self.findings.starts(time_s, list(by_key)):
+            c = by_key[key]
+            self._open(("finding", key), RunEvent(
+                time_s, "complication", c.structures[0] if c.structures else None, c.message,
+                c.value, c))
+        for name, depth in state.contacts.items():
+            self._follow(("contact", name), None, depth, time_s)
+        for key, c in by_key.items():
+            self._follow(("finding", key), c.rule, c.value, time_s)
+
+    def _open(self, key: tuple, event: RunEvent) -> None:
+        self.current[key] = len(self.events)
+        self.events.append(event)
+
+    def _follow(self, key: tuple, rule: str | None, value: float | None, time_s: float) -> None:
+        index = self.current.get(key)
+        if index is None or value is None:
+            return
+        known = self.peaks.get(index)
+        if known is None or worse(rule, float(value), known[0]):
+            self.peaks[index] = (float(value), float(time_s))
+
+    def finished(self) -> list[RunEvent]:
+        """The events with their episode peaks."""
+        return [replace(e, peak=self.peaks[i][0], peak_time_s=self.peaks[i][1])
+                if i in self.peaks else e for i, e in enumerate(self.events)]
 
 
 def _peaks(times_s: np.ndarray, states: list[SampleState]) -> list[RunEvent]:
@@ -272,15 +311,20 @@ def record_run(case: Case, script: RehearsalScript, *, trainee: str = "anonymous
     cache = cache if cache is not None else SimulationCache()
     planned_findings = simulate_plan(case, catalogue=catalogue, cache=cache).instruments
     planned_target = getattr(planned_findings.get(planned.id), "target_structure", None)
-    contacts, findings = EpisodeTracker(), EpisodeTracker()
-    states, events = [], []
+    log, states = EpisodeLog(), []
+    tips, axes = script.tips_lps_mm, script.axes
     for i, t in enumerate(script.times_s):
         report(progress, i, len(script.times_s), f"Rehearsing {script.instrument}")
-        moved = placement_at(planned, script.tips_lps_mm[i], script.axes[i])
-        states.append(_sample_state(case, planned_target, moved, float(t), catalogue, cache))
-        events += _events(float(t), states[-1], contacts, findings)
+        if i > 0 and np.array_equal(tips[i], tips[i - 1]) and np.array_equal(axes[i],
+                                                                            axes[i - 1]):
+            states.append(states[-1])  # the instrument held still: same contacts and findings
+        else:
+            moved = placement_at(planned, tips[i], axes[i])
+            states.append(_sample_state(case, planned_target, moved, float(t), catalogue,
+                                        cache))
+        log.add(float(t), states[-1])
     report(progress, len(script.times_s), len(script.times_s), "Rehearsal recorded")
-    events = sorted(events + _peaks(script.times_s, states), key=lambda e: e.time_s)
+    events = sorted(log.finished() + _peaks(script.times_s, states), key=lambda e: e.time_s)
     return _assemble(case, planned, script, trainee, events)
 
 

@@ -15,6 +15,9 @@ Safety metrics, each passing on its own (no compensation, as the dV-Trainer's MS
 - ``excessive_force``: episodes of contact force or retraction pressure above the warning
   threshold (``contact_force``); its value is the largest force (N).
 
+A metric's worst value is taken over every sample of every episode it counts (the events'
+``peak``), not only where the episodes start.
+
 A metric passes when its count is 0.
 """
 
@@ -47,10 +50,17 @@ class RunEvent:
     message : str
         One readable sentence.
     value : float or None
-        Contact: depth inside the structure (mm, 0 when touching); deformation peak: maximum
-        principal strain; complication: the rule's value.
+        Value when the episode starts. Contact: depth inside the structure (mm, 0 when
+        touching); deformation peak: maximum principal strain; complication: the rule's value.
     complication : Complication or None
         The rule's finding (with ``time_s`` set) for a complication event.
+    peak : float or None
+        Worst value over the whole episode (every sample while it lasts, same unit as
+        ``value``): the deepest contact, the largest force or strain, the smallest gap for
+        rules whose value is worse when lower (see :func:`worse`). ``None`` in runs recorded
+        before episodes were followed (then ``value`` stands for it).
+    peak_time_s : float or None
+        When ``peak`` was reached (s, run clock).
     """
 
     time_s: float
@@ -59,6 +69,13 @@ class RunEvent:
     message: str
     value: float | None = None
     complication: Complication | None = None
+    peak: float | None = None
+    peak_time_s: float | None = None
+
+    @property
+    def worst(self) -> float | None:
+        """:attr:`peak` when known, else :attr:`value`."""
+        return self.peak if self.peak is not None else self.value
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON object."""
@@ -74,8 +91,10 @@ class RunEvent:
             found["rule"], found["severity"], tuple(found["structures"]),
             found["location_lps_mm"], found["value"], found["threshold"], found["unit"],
             found["message"], found.get("item_id"), found.get("time_s"))
+        peak_time = data.get("peak_time_s")
         return cls(float(data["time_s"]), str(data["kind"]), data.get("structure"),
-                   str(data["message"]), data.get("value"), complication)
+                   str(data["message"]), data.get("value"), complication, data.get("peak"),
+                   None if peak_time is None else float(peak_time))
 
 
 @dataclass
@@ -126,6 +145,17 @@ def complication_key(c: Complication) -> tuple:
     return (c.rule, c.structures)
 
 
+LOWER_IS_WORSE = ("instrument_clash", "safety_margin", "ablation_margin",
+                  "incision_over_vessel", "resection_remnant")
+"""Rules whose value is worse when lower (a gap, a margin, a remnant)."""
+
+
+def worse(rule: str | None, a: float, b: float) -> bool:
+    """Whether value ``a`` is worse than ``b`` for ``rule`` (``None``: a contact depth or a
+    strain, worse when higher)."""
+    return a < b if rule in LOWER_IS_WORSE else a > b
+
+
 def stamped(found: list[Complication], time_s: float) -> list[Complication]:
     """The complications with ``time_s`` set to the sample time."""
     return [replace(c, time_s=float(time_s)) for c in found]
@@ -169,7 +199,7 @@ class SafetyMetric:
 
 
 def _metric(name: str, events: list[RunEvent], unit: str, detail: str) -> SafetyMetric:
-    values = [e.value for e in events if e.value is not None
+    values = [e.worst for e in events if e.worst is not None
               and (e.complication is None or e.complication.unit == unit)]
     worst = max(values) if values else None
     names = sorted({e.structure for e in events if e.structure})

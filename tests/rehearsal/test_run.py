@@ -150,3 +150,40 @@ def test_the_planned_approach_script_follows_the_plan_to_the_target():
     with pytest.raises(InputError, match="entry and a target"):
         planned_approach(InstrumentPlacement("free-1", "biopsy_needle_18g",
                                              pose_along((0, 0, 1), (0, 0, 0))))
+
+
+def test_breach_worst_is_the_deepest_over_the_episode(case, cache, breach_run) -> None:
+    """The needle advances into the vein until the end: the breach episode's worst value is
+    the depth at the final pose, checked on its own, not the depth where the breach starts."""
+    breach = next(e for e in breach_run.events if e.complication is not None
+                  and e.complication.rule == "critical_breach")
+    script = into_portal_vein(case)
+    final = RehearsalScript.from_arrays("needle-2", [0.0], script.tips_lps_mm[-1:],
+                                        script.axes[-1:])
+    alone = next(e for e in record_run(case, final, cache=cache).events
+                 if e.complication is not None and e.complication.rule == "critical_breach")
+    assert breach.peak == pytest.approx(alone.value)
+    assert breach.peak > breach.value + 1.0
+    assert breach.peak_time_s == pytest.approx(script.times_s[-1])
+    assert _safety(breach_run)["tissue_damage"].worst == pytest.approx(breach.peak)
+
+
+def test_held_poses_reuse_the_state_and_change_no_event(case, cache, breach_run,
+                                                        monkeypatch) -> None:
+    """Each pose held for two more samples (10 ms apart): the same events at the same times,
+    the same safety verdicts, and the plan simulated once per distinct pose."""
+    import surgiplan.rehearsal.run as run_module
+
+    script = into_portal_vein(case)
+    times = np.concatenate([script.times_s[:, None] + [0.0, 0.01, 0.02]]).ravel()
+    held = RehearsalScript.from_arrays("needle-2", times, np.repeat(script.tips_lps_mm, 3, 0),
+                                       np.repeat(script.axes, 3, 0))
+    calls = []
+    simulate = run_module._sample_state
+    monkeypatch.setattr(run_module, "_sample_state",
+                        lambda *args: calls.append(args[3]) or simulate(*args))
+    again = record_run(case, held, trainee="ana", cache=cache)
+    assert len(calls) == len(script.times_s)
+    assert [e.to_json() for e in again.events] == [e.to_json() for e in breach_run.events]
+    assert [m.to_json() for m in again.safety] == [m.to_json() for m in breach_run.safety]
+    assert again.metrics.path_length_mm == pytest.approx(breach_run.metrics.path_length_mm)
