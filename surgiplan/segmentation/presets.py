@@ -30,12 +30,12 @@ from surgiplan.io.json_data import read_json
 from surgiplan.paths import data_file
 from surgiplan.progress import ProgressCallback, report
 from surgiplan.segmentation.body import coarse_body_outline
+from surgiplan.segmentation.components import select_components
 from surgiplan.segmentation.growing import RegionLeakError
 from surgiplan.segmentation.labelmap import StructureInfo
 from surgiplan.segmentation.morphology import (
     fill_holes,
     grow,
-    label_components,
     paste,
     region_from_box,
 )
@@ -205,107 +205,13 @@ def _threshold(voxels: np.ndarray, hu_min: float | None, hu_max: float | None) -
     return mask
 
 
-SIZE_CHUNK_VOXELS = 1 << 23
-"""Labels are counted in chunks of about this many voxels (a whole-box bincount first copies
-the labels to int64: 0.6 GB for a body box)."""
-
-
-def _component_sizes(labels: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """(n + 1,) voxel count per label (0 for the background), a few slices at a time.
-
-    Only the mask's voxels are counted: on the chest's body box four times faster than
-    counting every label.
-    """
-    sizes = np.zeros(n + 1, dtype=np.int64)
-    step = max(1, SIZE_CHUNK_VOXELS // max(1, labels[0].size))
-    for start in range(0, len(labels), step):
-        chunk = slice(start, start + step)
-        sizes += np.bincount(labels[chunk][mask[chunk]], minlength=n + 1)
-    return sizes
-
-
-def _select_components(mask: np.ndarray, preset: Preset, voxel_ml: float,
-                       superior_face: tuple[slice, ...] | None) -> np.ndarray:
-    """Apply ``touches_superior``, ``min_component_ml`` and ``keep`` to a box mask.
-
-    Components are labelled in the mask's own bounding box (the airway candidate fills a
-    third of the body box), and the result is written into ``mask``'s memory: fresh pages
-    cost more than the comparisons on a body-sized box.
-    """
-    count = KEEP_COUNTS[preset.keep]
-    if count is None and preset.min_component_ml <= 0 and not preset.touches_superior:
-        return mask
-    crop = _bounding_box(mask)
-    if crop is None:
-        return mask
-    inner = mask[crop]
-    if inner.size < CROP_BELOW * mask.size:
-        selected = _selected(np.ascontiguousarray(inner), count, preset, voxel_ml,
-                             _face_in(superior_face, crop))
-        mask[...] = False
-        mask[crop] = selected
-        return mask
-    return _selected(mask, count, preset, voxel_ml, superior_face)
-
-
-CROP_BELOW = 0.7
-"""Label in the mask's bounding box when that holds less than this fraction of the box."""
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
-    """Slices of the true voxels' bounding box (two passes over the mask), None if empty."""
-    planes = mask.reshape(mask.shape[0], -1).any(axis=1)
-    if not planes.any():
-        return None
-    rows_columns = mask.any(axis=0)
-    spans = [np.flatnonzero(planes), np.flatnonzero(rows_columns.any(axis=1)),
-             np.flatnonzero(rows_columns.any(axis=0))]
-    return tuple(slice(int(span[0]), int(span[-1]) + 1) for span in spans)
-
-
-def _face_in(face: tuple[slice, ...] | None,
-             crop: tuple[slice, ...]) -> tuple[slice, ...] | None:
-    """The superior face slab in the cropped box's indices (None when the crop misses it)."""
-    if face is None:
-        return None
-    out = []
-    for part, window in zip(face, crop, strict=True):
-        start, stop, _ = part.indices(window.stop)
-        start, stop = max(start, window.start), min(stop, window.stop)
-        if start >= stop:
-            return None
-        out.append(slice(start - window.start, stop - window.start))
-    return tuple(out)
-
-
-def _selected(mask: np.ndarray, count: int | None, preset: Preset, voxel_ml: float,
-              superior_face: tuple[slice, ...] | None) -> np.ndarray:
-    """The kept components of ``mask`` (written into its memory)."""
-    labels, n = label_components(mask)
-    if n == 0:
-        return mask
-    sizes = _component_sizes(labels, mask, n).astype(float) * voxel_ml
-    sizes[0] = 0.0
-    if preset.touches_superior:
-        touching = np.zeros(n + 1, dtype=bool)
-        if superior_face is not None:
-            touching[np.unique(labels[superior_face])] = True
-        sizes[~touching] = 0.0
-    sizes[sizes < max(preset.min_component_ml, 0.0)] = 0.0
-    order = np.argsort(-sizes, kind="stable")
-    kept = [int(i) for i in order[:count] if sizes[i] > 0]
-    if len(kept) > 4:  # a few comparisons beat a lookup over the whole box
-        chosen = np.zeros(n + 1, dtype=bool)
-        chosen[kept] = True
-        return chosen[labels]
-    if not kept:
-        mask[...] = False
-        return mask
-    out = np.equal(labels, kept[0], out=mask)
-    spare = np.empty_like(mask) if len(kept) > 1 else None
-    for label in kept[1:]:
-        out |= np.equal(labels, label, out=spare)
-    return out
+def _kept_components(mask: np.ndarray, preset: Preset, voxel_ml: float,
+                     superior_face: tuple[slice, ...] | None) -> np.ndarray:
+    """The preset's ``touches_superior``, ``min_component_ml`` and ``keep`` on a box mask."""
+    return select_components(mask, KEEP_COUNTS[preset.keep], voxel_ml,
+                             min_component_ml=preset.min_component_ml,
+                             touches_superior=preset.touches_superior,
+                             superior_face=superior_face)
 
 
 def _excluded(volume: Volume, preset: Preset, body: Region | None, box_offset: Sequence[int],
@@ -364,7 +270,7 @@ def _segment(volume: Volume, preset: Preset, body: Region | None,
     while True:
         mask = _candidate(volume, preset, box, body_mask, hu_max, excluded)
         report(progress, 2, 4, f"{preset.name}: components")
-        mask = _select_components(mask, preset, voxel_ml, face)
+        mask = _kept_components(mask, preset, voxel_ml, face)
         volume_ml = np.count_nonzero(mask) * voxel_ml
         if preset.max_volume_ml is None or volume_ml <= preset.max_volume_ml:
             break
