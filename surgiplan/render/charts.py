@@ -96,6 +96,7 @@ def distance_profile_figure(along_mm: np.ndarray, distances_mm: Mapping[str, np.
                             title: str = "Distance to critical structures",
                             margin_mm: float | None = None,
                             colours: Mapping[str, str] | None = None,
+                            y_max_mm: float | None = None,
                             size_in: tuple[float, float] = FIGURE_SIZE_IN) -> Figure:
     """Distance to each critical structure along a trajectory.
 
@@ -112,6 +113,9 @@ def distance_profile_figure(along_mm: np.ndarray, distances_mm: Mapping[str, np.
         A safety margin drawn as a dashed horizontal line.
     colours : mapping of str to colour, optional
         Line colour per structure (matplotlib's cycle otherwise).
+    y_max_mm : float, optional
+        Top of the distance axis when the data go higher (far structures leave the plot, the
+        near ones keep their detail); automatic otherwise.
     size_in : (2,) tuple of float
         Figure width and height (inches).
 
@@ -141,7 +145,12 @@ def distance_profile_figure(along_mm: np.ndarray, distances_mm: Mapping[str, np.
                      label=f"margin {margin_mm:g} mm")
     if len(along_mm):
         axes.set_xlim(float(along_mm[0]), float(along_mm[-1]))
-    axes.legend(fontsize="small", loc="best")
+    if y_max_mm is not None:
+        low, high = axes.get_ylim()
+        if high > y_max_mm:
+            axes.set_ylim(low, y_max_mm)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                borderaxespad=0.0)
     return figure
 
 

@@ -103,3 +103,12 @@ def test_figure_png_is_a_picture_of_the_requested_size(runs) -> None:
     assert image.size == (400, 200)
     pixels = np.asarray(image.convert("L"), dtype=float)
     assert pixels.std() > 10.0
+
+
+def test_distance_profile_caps_the_axis_only_when_data_go_higher() -> None:
+    along = np.linspace(0.0, 50.0, 11)
+    far = {"aorta": np.full(11, 120.0), "portal_vein": np.linspace(30.0, 2.0, 11)}
+    assert distance_profile_figure(along, far, y_max_mm=40.0).axes[0].get_ylim()[1] == 40.0
+    near = {"portal_vein": np.linspace(20.0, 2.0, 11)}
+    top = distance_profile_figure(along, near, y_max_mm=40.0).axes[0].get_ylim()[1]
+    assert 20.0 < top < 40.0
