@@ -30,6 +30,7 @@ from surgiplan.cli_output import (
     volume_summary,
 )
 from surgiplan.cli_rehearse import add_rehearse_command
+from surgiplan.cli_report import add_report_command
 from surgiplan.errors import Cancelled, InputError, SurgiPlanError
 
 EXIT_BAD_INPUT = 2
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_case_commands(commands)
     add_rehearse_command(commands)
+    add_report_command(commands)
 
     app = commands.add_parser("app", help="open the desktop application")
     app.add_argument("folder", nargs="?", help="DICOM folder to scan (or case to open) on start")
