@@ -31,6 +31,7 @@ from surgiplan.events import EventEmitter
 from surgiplan.plan.catalogue import Catalogue, load_catalogue
 from surgiplan.plan.commands import AddItem, RemoveItem, ReplaceItem, UndoStack
 from surgiplan.plan.model import Incision, InstrumentPlacement, Landmark, Measurement
+from surgiplan.plan.overrides import SetThresholds, validate_overrides
 from surgiplan.plan.placement import place_along_path
 from surgiplan.twin.twin import DisplaySettings, StructureModel
 
@@ -256,6 +257,13 @@ class CaseSession:
 
     def remove_item(self, collection: str, item_id: str) -> None:
         self.stack.push(RemoveItem(collection, item_id, text=f"delete {item_id}"))
+
+    def set_thresholds(self, overrides: dict[str, Any]) -> None:
+        """Replace the plan's threshold overrides (checked against the table; one undo
+        step). An empty dict returns the plan to the shipped table."""
+        checked = validate_overrides(overrides)
+        if checked != self.case.plan.thresholds:
+            self.stack.push(SetThresholds(checked, replace=True, text="edit thresholds"))
 
     # ---- twin edits ---------------------------------------------------------------------
     def set_display(self, name: str, settings: DisplaySettings) -> None:
