@@ -46,12 +46,12 @@ def case_key(case, path: str | os.PathLike[str] | None) -> str:
     case : Case
         The case (its provenance holds ``content_sha256`` when made from a scan).
     path : path-like or None
-        Its file; ``None`` for a case never saved (key ``"untitled"`` without a hash).
+        Its file; ``None`` for a case never saved (keyed ``"untitled.surgiplan"`` without a hash).
     """
     found = case.provenance.source.get("content_sha256")
     if found:
         return str(found)
-    return Path(path).name if path is not None else "untitled"
+    return Path(path).name if path is not None else "untitled.surgiplan"
 
 
 def _to_v1(db: sqlite3.Connection) -> None:

@@ -138,5 +138,5 @@ def test_case_key_is_the_content_hash_else_the_file_name(tmp_path) -> None:
     plain = SimpleNamespace(provenance=SimpleNamespace(source={}))
     assert case_key(hashed, tmp_path / "x.surgiplan") == "ab12"
     assert case_key(plain, tmp_path / "x.surgiplan") == "x.surgiplan"
-    assert case_key(plain, None) == "untitled"
+    assert case_key(plain, None) == "untitled.surgiplan"
     assert cli_key(plain, tmp_path / "y.surgiplan") == "y.surgiplan"
