@@ -235,22 +235,26 @@ def _rehearsal(b: _Builder) -> None:
     attempts = b.model.attempts
     if not attempts:
         return
+    colours = tuple(PASS_COLOUR if a.passed else FAIL_COLOUR for a in attempts)
     b.add(PageBreak(), b.section("Rehearsal"),
           Text(f"{len(attempts)} attempt(s), {sum(a.passed for a in attempts)} passed every "
-               "safety metric. The composite score is for information only; a safety metric "
-               "failed decides a fail."),
-          Table(("#", "Instrument", "Trainee", "Time (s)", "Path (mm)", "Economy", "LDLJ",
-                 "Idle", "Tip error (mm)", "Angle (deg)", "Score", "Safety"),
-                tuple((str(a.number), a.instrument, a.trainee, number(a.time_s),
-                       number(a.path_length_mm), number(a.economy_of_motion, 2),
-                       number(a.smoothness_ldlj, 2), number(a.idle_ratio, 2),
-                       number(a.tip_error_mm, 2), number(a.angular_deviation_deg, 1),
+               "safety metric. Only the safety metrics decide a pass; the composite score is "
+               "for information."),
+          Table(("#", "Instrument", "Trainee", "Started", "Score", "Safety"),
+                tuple((str(a.number), a.instrument, a.trainee, a.started,
                        number(a.composite_score, 0),
                        "PASS" if a.passed else "FAIL: " + ", ".join(a.failed))
                       for a in attempts),
-                (0.04, 0.1, 0.09, 0.07, 0.08, 0.08, 0.07, 0.06, 0.09, 0.08, 0.07, 0.17),
-                row_colours=tuple(PASS_COLOUR if a.passed else FAIL_COLOUR for a in attempts),
-                numeric=tuple(range(3, 11))))
+                (0.05, 0.14, 0.16, 0.22, 0.08, 0.35), row_colours=colours, numeric=(4,)),
+          Heading("Motion metrics per attempt", 2),
+          Table(("#", "Time (s)", "Path (mm)", "Economy", "Smoothness (LDLJ)", "Idle ratio",
+                 "Tip error (mm)", "Angle error (deg)"),
+                tuple((str(a.number), number(a.time_s), number(a.path_length_mm),
+                       number(a.economy_of_motion, 2), number(a.smoothness_ldlj, 2),
+                       number(a.idle_ratio, 2), number(a.tip_error_mm, 2),
+                       number(a.angular_deviation_deg, 1)) for a in attempts),
+                (0.05, 0.11, 0.12, 0.11, 0.16, 0.12, 0.15, 0.18), row_colours=colours,
+                numeric=tuple(range(1, 8))))
     b.figures("progress")
 
 
