@@ -22,16 +22,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import potpourri3d as pp3d
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from surgiplan.errors import InputError
 from surgiplan.plan.model import Incision
+from surgiplan.plan.surface_patch import (
+    closest_on_triangles,
+    connected_part,
+    face_components,
+    insert_points,
+    make_manifold,
+    resample,
+)
 from surgiplan.twin.mesh import SurfaceMesh
 
 SNAP_TOLERANCE_MM = 5.0
-_BARY_EPS = 1e-4  # closer than this (fraction of the triangle) to a vertex or edge: use it
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,7 @@ class GeodesicSurface:
         self.vertices, self.faces = vertices, faces
         self.edge_mm = float(np.median(np.linalg.norm(
             vertices[faces] - vertices[np.roll(faces, 1, axis=1)], axis=2)))
-        self.face_component = _face_components(faces, len(vertices))
+        self.face_component = face_components(faces, len(vertices))
         corners = vertices[faces]
         self._centroids = corners.mean(axis=1)
         self._radii = np.linalg.norm(corners - self._centroids[:, None], axis=2).max(axis=1)
@@ -155,7 +160,7 @@ class GeodesicSurface:
         nearest_vertex_mm = self._vertex_tree.query(point)[0]
         candidates = np.asarray(self._centroid_tree.query_ball_point(
             point, nearest_vertex_mm + self._radii.max() + 1e-9), dtype=np.int64)
-        closest, bary = _closest_on_triangles(point, self.vertices[self.faces[candidates]])
+        closest, bary = closest_on_triangles(point, self.vertices[self.faces[candidates]])
         best = int(np.argmin(np.linalg.norm(closest - point, axis=1)))
         face = int(candidates[best])
         return SurfacePoint(face, bary[best], closest[best],
@@ -180,7 +185,7 @@ class GeodesicSurface:
         coarse = self._coarse_path(start, end)
         margin = 4.0 * self.edge_mm
         for _ in range(3):
-            seeds = _resample(coarse, margin / 4)  # every coarse point within margin/8 of one
+            seeds = resample(coarse, margin / 4)  # every coarse point within margin/8 of one
             points = self._patch_path(start, end, self._patch(start, seeds, margin * 9 / 8))
             if points is not None and cKDTree(seeds).query(points)[0].max() <= margin / 2:
                 return GeodesicPath(points, polyline_length_mm(points), start, end)
@@ -226,8 +231,8 @@ class GeodesicSurface:
         distance = cKDTree(seeds).query(self._centroids[faces])[0]
         faces = faces[(distance <= reach + self._radii[faces])
                       & (self.face_component[faces] == start.component)]
-        faces = _make_manifold(self.faces, np.union1d(faces, [start.face]))
-        return _connected_part(self.faces, faces, start.face)
+        faces = make_manifold(self.faces, np.union1d(faces, [start.face]))
+        return connected_part(self.faces, faces, start.face)
 
     def _patch_path(self, start: SurfacePoint, end: SurfacePoint,
                     faces: np.ndarray) -> np.ndarray | None:
@@ -236,7 +241,7 @@ class GeodesicSurface:
         used, local = np.unique(self.faces[faces], return_inverse=True)
         local = local.reshape(-1, 3)
         position = {int(f): i for i, f in enumerate(faces)}
-        vertices, local, ids = _insert_points(
+        vertices, local, ids = insert_points(
             self.vertices[used], local,
             [(position[p.face], p.position_lps_mm) for p in (start, end)])
         if ids[0] == ids[1]:
@@ -323,117 +328,3 @@ def incision_length_mm(incision: Incision, surface: SurfaceMesh | GeodesicSurfac
 # ---------------------------------------------------------------------------------------------
 # Mesh helpers
 # ---------------------------------------------------------------------------------------------
-def _face_components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
-    """(m,) connected-piece label of each face (pieces joined through shared vertices)."""
-    rows = np.repeat(faces[:, 0], 2)
-    cols = faces[:, 1:].reshape(-1)
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
-    labels = connected_components(graph, directed=False)[1]
-    return labels[faces[:, 0]]
-
-
-def _closest_on_triangles(point: np.ndarray, corners: np.ndarray):
-    """Closest points (m, 3) and barycentrics (m, 3) of ``point`` on triangles (m, 3, 3)."""
-    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-    v0, v1, v2 = b - a, c - a, point - a
-    d00, d01, d11 = (v0 * v0).sum(1), (v0 * v1).sum(1), (v1 * v1).sum(1)
-    d20, d21 = (v2 * v0).sum(1), (v2 * v1).sum(1)
-    denom = d00 * d11 - d01 * d01
-    safe = np.where(denom > 0, denom, 1.0)
-    v = (d11 * d20 - d01 * d21) / safe
-    w = (d00 * d21 - d01 * d20) / safe
-    inside = (denom > 0) & (v >= 0) & (w >= 0) & (v + w <= 1)
-    options = [np.stack([1 - v - w, v, w], axis=1)]
-    for i, j in ((0, 1), (1, 2), (2, 0)):
-        edge = corners[:, j] - corners[:, i]
-        length2 = np.maximum((edge * edge).sum(1), 1e-300)
-        t = np.clip(((point - corners[:, i]) * edge).sum(1) / length2, 0.0, 1.0)
-        bary = np.zeros((len(corners), 3))
-        bary[:, i], bary[:, j] = 1 - t, t
-        options.append(bary)
-    stacked = np.stack(options)  # (4, m, 3)
-    positions = np.einsum("kmi,mij->kmj", stacked, corners)
-    distance = np.linalg.norm(positions - point, axis=2)
-    distance[0, ~inside] = np.inf
-    best = np.argmin(distance, axis=0)
-    pick = np.arange(len(corners))
-    return positions[best, pick], stacked[best, pick]
-
-
-def _resample(chain: np.ndarray, step: float) -> np.ndarray:
-    """Points every ``step`` (or less) of arc length along polyline ``chain`` (n, 3), ends kept.
-
-    Every point of the polyline is within ``step / 2`` of one of the samples.
-    """
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(chain, axis=0), axis=1))])
-    samples = np.linspace(0.0, arc[-1], max(2, int(np.ceil(arc[-1] / step)) + 1))
-    return np.stack([np.interp(samples, arc, chain[:, i]) for i in range(3)], axis=1)
-
-
-def _make_manifold(all_faces: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Grow a face selection until no vertex joins two separate fans (a 'bow tie')."""
-    for _ in range(100):
-        sub = all_faces[faces]
-        edges = np.sort(np.stack([sub, np.roll(sub, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
-        unique, counts = np.unique(edges, axis=0, return_counts=True)
-        boundary = unique[counts == 1].reshape(-1)
-        vertex, per_vertex = np.unique(boundary, return_counts=True)
-        pinched = vertex[per_vertex > 2]
-        if len(pinched) == 0:
-            return faces
-        ring = np.nonzero(np.isin(all_faces, pinched).any(axis=1))[0]
-        faces = np.union1d(faces, ring)
-    return faces
-
-
-def _connected_part(all_faces: np.ndarray, faces: np.ndarray, seed_face: int) -> np.ndarray:
-    """The faces of ``faces`` connected (through vertices) to ``seed_face``."""
-    used, local = np.unique(all_faces[faces], return_inverse=True)
-    labels = _face_components(local.reshape(-1, 3), len(used))
-    return faces[labels == labels[np.searchsorted(faces, seed_face)]]
-
-
-def _insert_points(vertices: np.ndarray, faces: np.ndarray, points: list[tuple[int, np.ndarray]]):
-    """Insert points (face, (3,) position) as vertices; returns vertices, faces, vertex ids."""
-    vertices, faces = vertices.copy(), faces.copy()
-    origin = np.arange(len(faces))
-    ids = []
-    for face, position in points:
-        children = np.nonzero(origin == face)[0]
-        closest, barys = _closest_on_triangles(position, vertices[faces[children]])
-        best = int(np.argmin(np.linalg.norm(closest - position, axis=1)))
-        current, bary = int(children[best]), barys[best]
-        corner = faces[current]
-        if bary.max() >= 1 - _BARY_EPS:
-            ids.append(int(corner[np.argmax(bary)]))
-            continue
-        new = len(vertices)
-        vertices = np.vstack([vertices, position])
-        if bary.min() <= _BARY_EPS:
-            opposite = int(np.argmin(bary))
-            p, q = corner[(opposite + 1) % 3], corner[(opposite + 2) % 3]
-            vertices[new] = (bary[(opposite + 1) % 3] * vertices[p]
-                             + bary[(opposite + 2) % 3] * vertices[q]) / (1 - bary[opposite])
-            faces, origin = _split_edge(faces, origin, p, q, new)
-        else:
-            i, j, k = corner
-            faces[current] = (i, j, new)
-            faces = np.vstack([faces, [(j, k, new), (k, i, new)]])
-            origin = np.concatenate([origin, [origin[current]] * 2])
-        ids.append(new)
-    return vertices, faces, ids
-
-
-def _split_edge(faces: np.ndarray, origin: np.ndarray, p: int, q: int, new: int):
-    """Split edge (p, q) at vertex ``new`` in every face using it (keeps orientation)."""
-    sharing = np.nonzero((faces == p).any(axis=1) & (faces == q).any(axis=1))[0]
-    added, added_origin = [], []
-    for f in sharing:
-        face = faces[f]
-        third = int(np.nonzero((face != p) & (face != q))[0][0])
-        a, b, r = face[(third + 1) % 3], face[(third + 2) % 3], face[third]
-        faces[f] = (a, new, r)
-        added.append((new, b, r))
-        added_origin.append(origin[f])
-    return np.vstack([faces, added]), np.concatenate([origin, added_origin])
-
