@@ -84,7 +84,8 @@ def build_model(case: Case, check: CheckResult, profiles: list[DistanceProfile],
         instruments=_instruments(case, check, profiles, catalogue), profiles=tuple(profiles),
         complications=complications, sources=sources, deformations=_deformations(check),
         attempts=tuple(_attempt(i + 1, run) for i, run in enumerate(runs)),
-        provenance=_provenance(case, options.identify), identified=options.identify)
+        provenance=_provenance(case, options.identify), identified=options.identify,
+        landmarks=tuple((m.id, m.label, m.point_lps_mm) for m in case.plan.landmarks.values()))
     if options.identify:
         return model
     return identity.scrubbed(model, identity.identifying_values(case))

@@ -166,6 +166,11 @@ def _plan(b: _Builder) -> None:
                   for i in model.incisions), (0.24, 0.22, 0.2, 0.18, 0.16), numeric=(2, 3, 4)))
     else:
         b.add(Text("The plan has no incisions.", "note"))
+    if model.landmarks:
+        b.add(Heading("Landmarks", 2), Table(
+            ("Landmark", "Label", "Position (LPS mm)"),
+            tuple((i, label or "-", point(p)) for i, label, p in model.landmarks),
+            (0.2, 0.45, 0.35)))
     if not model.instruments:
         b.add(Text("The plan has no instruments.", "note"))
         return

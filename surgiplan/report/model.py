@@ -8,7 +8,7 @@ out. De-identification is decided when the model is built: a model built without
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from surgiplan.report.profiles import DistanceProfile
 
@@ -222,7 +222,8 @@ class ReportModel:
     attempts: tuple[AttemptRow, ...]
     provenance: ProvenanceSection
     identified: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    landmarks: tuple[tuple[str, str, tuple[float, float, float]], ...] = ()
+    """(id, label, point LPS mm) of each plan landmark."""
 
     @property
     def peak_strain(self) -> float | None:
