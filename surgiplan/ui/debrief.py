@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QTabWidget, QVBoxLayout, QWidget
 
 from surgiplan.rehearsal.history import AttemptHistory, HistoryError, case_key
-from surgiplan.rehearsal.replay import Replayer, ReplayFrame, compare_paths
+from surgiplan.rehearsal.replay import PathComparison, Replayer, ReplayFrame, compare_paths
 from surgiplan.rehearsal.run import RehearsalRun
 from surgiplan.simulation.check_cache import SimulationCache
 from surgiplan.ui.debrief_panels import (
@@ -69,11 +69,11 @@ class DebriefPanel(QWidget):
         layout.addWidget(self.scrubber)
         layout.addWidget(self.tabs, 1)
 
-    def show_run(self, run: RehearsalRun) -> None:
+    def show_run(self, run: RehearsalRun, comparison: PathComparison) -> None:
         self.header.show_run(run)
         self.scrubber.set_run(run.times_s, run.events)
         self.events.set_events(run.events)
-        fill_table(self.metrics, metric_rows(run))
+        fill_table(self.metrics, metric_rows(run, comparison))
 
 
 class Debrief(QObject):
@@ -140,10 +140,10 @@ class Debrief(QObject):
         self.run = run
         self._session = session
         self.replayer = Replayer(snapshot(session.case), run, session.catalogue, self.cache)
-        self.panel.show_run(run)
+        comparison = compare_paths(run, self.replayer.planned)
+        self.panel.show_run(run, comparison)
         self._show_attempts(run)
-        self.scene.start(self.replayer.planned, session.catalogue,
-                         compare_paths(run, self.replayer.planned))
+        self.scene.start(self.replayer.planned, session.catalogue, comparison)
         self._on_moved(0)
         self.dock.show()
         self.dock.raise_()

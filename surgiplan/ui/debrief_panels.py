@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from surgiplan.rehearsal.history import Attempt
+from surgiplan.rehearsal.replay import PathComparison
 from surgiplan.rehearsal.run import RehearsalRun
 from surgiplan.rehearsal.safety import RunEvent, SafetyMetric
 from surgiplan.ui.headers import own_header
@@ -115,8 +116,10 @@ class ResultHeader(QWidget):
         return label
 
 
-def metric_rows(run: RehearsalRun) -> list[tuple[str, str]]:
-    """The motion metrics of physics.md section 4, then each safety metric, as table text."""
+def metric_rows(run: RehearsalRun, comparison: PathComparison | None = None
+                ) -> list[tuple[str, str]]:
+    """The motion metrics of physics.md section 4, the largest distance of the tip to the
+    planned approach (with ``comparison``), then each safety metric, as table text."""
     m = run.metrics
     rows = [
         ("Time T", number(m.time_s, 2, " s")),
@@ -129,6 +132,9 @@ def metric_rows(run: RehearsalRun) -> list[tuple[str, str]]:
         ("Final tip error", number(m.tip_error_mm, 2, " mm")),
         ("Angular deviation", number(m.angular_deviation_deg, 2, " deg")),
     ]
+    if comparison is not None:
+        rows.append(("Largest distance to the planned approach",
+                     number(comparison.max_distance_mm, 2, " mm")))
     for s in run.safety:
         worst = "" if s.worst is None else f", worst {s.worst:.3g} {s.unit}"
         rows.append((SAFETY_NAMES.get(s.name, s.name),

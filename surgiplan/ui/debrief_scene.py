@@ -72,16 +72,20 @@ class ReplayScene:
 
     def set_deformed(self, twin: PatientTwin, deformed: dict[str, np.ndarray]) -> None:
         """Structures in ``deformed`` (name -> (n, 3) LPS mm) drawn there; those deformed
-        before and not now back at rest."""
+        before and not now back at rest. A structure whose surface changed since the run's
+        frame was computed (rebuilt meanwhile: another vertex count) is left as drawn."""
+        drawn = self.view3d.scene.structures
         for name in self.deformed - set(deformed):
-            if name in twin.structures:
-                self.view3d.set_deformed(name, twin.structure(name).surface.vertices_lps_mm)
-        shown = set()
-        for name, vertices in deformed.items():
-            if name in twin.structures and name in self.view3d.scene.structures:
-                self.view3d.set_deformed(name, vertices)
-                shown.add(name)
-        self.deformed = shown
+            if name in twin.structures and name in drawn:
+                self._draw(name, twin.structure(name).surface.vertices_lps_mm)
+        self.deformed = {name for name, vertices in deformed.items()
+                         if name in drawn and self._draw(name, vertices)}
+
+    def _draw(self, name: str, vertices_lps_mm: np.ndarray) -> bool:
+        if len(vertices_lps_mm) != self.view3d.scene.structures[name].polydata.n_points:
+            return False
+        self.view3d.set_deformed(name, vertices_lps_mm)
+        return True
 
     def stop(self, twin: PatientTwin | None) -> None:
         """Remove the replay actors, show the plan's instrument again, put the structures the

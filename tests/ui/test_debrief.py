@@ -109,6 +109,9 @@ def test_attempts_compared_and_progress_chart(debriefed) -> None:
     names = [metrics.item(r, 0).text() for r in range(metrics.rowCount())]
     assert names[:3] == ["Time T", "Path length L", "Angular path"]
     assert "Collisions" in names
+    # the run follows its planned approach: on plan all along
+    row = names.index("Largest distance to the planned approach")
+    assert metrics.item(row, 1).text() == "0.00 mm"
 
 
 def test_close_replay_gives_the_scene_back(qtbot, debriefed) -> None:
