@@ -11,13 +11,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from surgiplan.case.model import Case
 from surgiplan.errors import InputError
-from surgiplan.plan.model import InstrumentPlacement
+from surgiplan.plan.catalogue import Catalogue
+from surgiplan.plan.model import InstrumentPlacement, Plan
+from surgiplan.rehearsal.run import placement_at
 from surgiplan.rehearsal.script import RehearsalScript
+from surgiplan.risk import evaluate_all
+from surgiplan.simulation.check_cache import SimulationCache
+from surgiplan.simulation.plan_check import CheckResult, check_case
 
 PHYSICS_RATE_HZ = 30.0
 """Sampling rate of interactive rehearsals (physics.md section 4: at least 30 Hz)."""
@@ -89,6 +95,44 @@ def start_pose(placement: InstrumentPlacement, *, back_mm: float = START_BACK_MM
     axis = placement.axis
     return ToolPose.of(placement.tip_lps_mm - (placement.insertion_depth_mm + back_mm) * axis,
                        axis)
+
+
+def check_at(case: Case, planned: InstrumentPlacement, pose: ToolPose, *,
+             target_structure: str | None, catalogue: Catalogue,
+             cache: SimulationCache) -> CheckResult:
+    """The plan checked with the rehearsed instrument at ``pose``, as
+    :func:`~surgiplan.rehearsal.run.record_run` checks each sample (live feedback while
+    driving).
+
+    The instrument is :func:`~surgiplan.rehearsal.run.placement_at` the pose (its path is the
+    last insertion depth of the shaft, ending at the tip) and keeps ``target_structure``, the
+    planned one, so a tip driven into a vessel is a breach, not a new target.
+
+    Parameters
+    ----------
+    case : Case
+        Twin and plan (not changed; a copy of the plan is checked).
+    planned : InstrumentPlacement
+        The planned placement being rehearsed.
+    pose : ToolPose
+        Where the instrument is (LPS mm).
+    target_structure : str or None
+        The planned target structure (from a check of the plan as planned).
+    catalogue, cache
+        As for :func:`~surgiplan.simulation.plan_check.check_case`.
+    """
+    moved = placement_at(planned, pose.tip_lps_mm, pose.axis)
+    plan = case.plan
+    copy = Plan(incisions=dict(plan.incisions), instruments={**plan.instruments, moved.id: moved},
+                landmarks=dict(plan.landmarks), measurements=dict(plan.measurements),
+                thresholds=dict(plan.thresholds))
+    result = check_case(replace(case, plan=copy), catalogue=catalogue, cache=cache)
+    findings = result.context.instruments.get(moved.id)
+    if (findings is not None and target_structure is not None
+            and findings.target_structure != target_structure):
+        findings.target_structure = target_structure
+        result = replace(result, complications=evaluate_all(result.context))
+    return result
 
 
 class PoseSampler:

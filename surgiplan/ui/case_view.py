@@ -156,6 +156,10 @@ class CaseView(QObject):
         session = self.window.session
         if session is None:
             return False
+        if self.window.rehearsal.busy:
+            self.window.show_message("The plan cannot be edited during a rehearsal: stop "
+                                     "(Ctrl+Shift+R) or abort (Esc) it first")
+            return False
         try:
             action(session)
         except SurgiPlanError as exc:
@@ -197,13 +201,18 @@ class CaseView(QObject):
 
     def drag_tip(self, tip_lps_mm) -> bool:
         """The handle was released at ``tip_lps_mm``: re-aim the selected instrument."""
+        if self.window.rehearsal.active:
+            return self.window.rehearsal.drag_tip(tip_lps_mm)
         item_id = self.selected_instrument
         if item_id is None:
             return False
         return self._edit(lambda s: s.aim_instrument(item_id, tip_lps_mm))
 
     def nudge(self, kind: str, amount: float, item_id: str | None = None) -> bool:
-        """Move the selected (or given) instrument by one nudge; one undo step."""
+        """Move the selected (or given) instrument by one nudge; one undo step. During a
+        rehearsal the nudge moves the rehearsed pose instead (no undo step)."""
+        if self.window.rehearsal.active:
+            return self.window.rehearsal.nudge(kind, amount)
         item_id = item_id or self.selected_instrument
         if item_id is None:
             self.window.show_message("Select an instrument first (Plan panel)")

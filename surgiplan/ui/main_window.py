@@ -3,8 +3,9 @@
 The window only assembles widgets and routes signals; the controllers beside it do the work:
 :mod:`~surgiplan.ui.case_files` (open, save, recent files, autosave, recovery),
 :mod:`~surgiplan.ui.twin_flow` (import DICOM, presets, seeds, label maps),
-:mod:`~surgiplan.ui.case_view` (showing the case and applying edits through the session) and
-:mod:`~surgiplan.ui.live_check` (collision, deformation and rules after every edit).
+:mod:`~surgiplan.ui.case_view` (showing the case and applying edits through the session),
+:mod:`~surgiplan.ui.live_check` (collision, deformation and rules after every edit) and
+:mod:`~surgiplan.ui.rehearsal_mode` (driving, sampling and scoring a rehearsal).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from surgiplan.ui.layout import ViewLayout
 from surgiplan.ui.live_check import LiveCheck
 from surgiplan.ui.menus import build_menus
 from surgiplan.ui.plan_tools import PlanTools
+from surgiplan.ui.rehearsal_mode import RehearsalMode
 from surgiplan.ui.series_panel import SeriesPanel
 from surgiplan.ui.structures_panel import StructuresPanel
 from surgiplan.ui.twin_flow import TwinFlow
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.case_view = CaseView(self)
         self.files = CaseFiles(self, recent or RecentFiles(), autosave_ms=autosave_ms)
         self.twin_flow = TwinFlow(self)
+        self.rehearsal = RehearsalMode(self)
         build_menus(self)
         self._connect()
         self.setAcceptDrops(True)
@@ -224,6 +227,7 @@ class MainWindow(QMainWindow):
         if not self.files.confirm_discard("closing"):
             event.ignore()
             return
+        self.rehearsal.shutdown()
         self.runner.cancel()
         self.runner.wait()
         self.live.shutdown()

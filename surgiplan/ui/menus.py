@@ -40,6 +40,7 @@ class Menus:
         self._view_menu(bar.addMenu("&View"))
         self._twin_menu(bar.addMenu("&Twin"))
         self._plan_menu(bar.addMenu("&Plan"))
+        self._rehearse_menu(bar.addMenu("&Rehearse"))
         self._toolbar()
         self.refresh()
 
@@ -120,11 +121,29 @@ class Menus:
             case=True)
         self.finish_action = self._action(menu, "&Finish the incision", w.tools.finish,
                                           "Return")
-        self._action(menu, "&Cancel the tool", w.tools.cancel, "Esc")
+        self.cancel_tool_action = self._action(menu, "&Cancel the tool", w.tools.cancel, "Esc")
         nudges = menu.addMenu("&Move the selected instrument")
-        for text, key, kind, amount in NUDGES:
+        self.nudge_actions = [
             self._action(nudges, text, lambda kind=kind, amount=amount:
                          w.case_view.nudge(kind, amount), key, case=True)
+            for text, key, kind, amount in NUDGES]
+
+    def _rehearse_menu(self, menu: QMenu) -> None:
+        r = self.window.rehearsal
+        self.rehearse_action = self._action(menu, "&Start rehearsal of the selected instrument",
+                                            r.start, "Ctrl+R", case=True)
+        self.stop_action = self._action(menu, "Stop and s&core", r.stop, "Ctrl+Shift+R")
+        self.abort_action = self._action(menu, "&Abort the rehearsal", r.abort, "Esc")
+        self.ghost_action = QAction("Show the &planned trajectory", self.window, checkable=True,
+                                    checked=r.show_ghost)
+        self.ghost_action.toggled.connect(r.set_ghost_visible)
+        menu.addAction(self.ghost_action)
+        menu.addSeparator()
+        self.trainee_action = self._action(menu, "Change &trainee...", r.change_trainee)
+        self.debrief_action = self._action(menu, "&Debrief of a stored run...",
+                                           r.debrief_stored, case=True)
+        self.export_runs_action = self._action(menu, "&Export runs as JSON Lines...",
+                                               r.export_runs, case=True)
 
     def _toolbar(self) -> None:
         bar = self.window.addToolBar("Tools")
@@ -136,15 +155,28 @@ class Menus:
         for action in (self.seed_action, self.incision_action, self.place_action,
                        self.measure_action, self.undo_action, self.redo_action):
             bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(self.rehearse_action)
+        bar.addAction(self.stop_action)
 
     # ---- actions ------------------------------------------------------------------------
     def refresh(self) -> None:
         """Enable what the current session allows; Undo/Redo name what they would do."""
         session = self.window.session
-        self.finish_action.setEnabled(self.window.tools.mode == "incision")
+        rehearsal = self.window.rehearsal
+        busy = rehearsal.busy  # driving or scoring: only the nudges move (the rehearsed pose)
+        self.finish_action.setEnabled(self.window.tools.mode == "incision" and not busy)
+        allowed = {*self.nudge_actions, self.probe_action} if busy else set(self.case_actions)
         for action in self.case_actions:
-            action.setEnabled(session is not None)
-        stack = session.stack if session is not None else None
+            action.setEnabled(session is not None and action in allowed)
+        for action in (self.sample_action, self.open_action, self.import_action,
+                       self.recent_menu.menuAction()):
+            action.setEnabled(not busy)
+        self.stop_action.setEnabled(rehearsal.active)
+        self.abort_action.setEnabled(rehearsal.active)  # Esc aborts, else cancels the tool
+        self.cancel_tool_action.setEnabled(not rehearsal.active)
+        self.window.instruments_panel.setEnabled(not busy)
+        stack = session.stack if session is not None and not busy else None
         self.undo_action.setEnabled(bool(stack and stack.can_undo))
         self.redo_action.setEnabled(bool(stack and stack.can_redo))
         self.undo_action.setText(f"&Undo {stack.undo_text}" if stack and stack.can_undo

@@ -29,6 +29,9 @@ BACKGROUND = (0.08, 0.09, 0.11)
 PREVIEW_COLOUR = (1.0, 0.85, 0.2)
 HANDLE_COLOUR = (1.0, 0.95, 0.3)
 HANDLE_RADIUS_MM = 3.0
+GHOST_COLOUR = (0.35, 0.95, 0.65)
+GHOST_OPACITY = 0.35
+GHOST_RADIUS_MM = 1.5
 CLICK_SLOP_PX = 4
 """A press and release farther apart than this is a drag (rotate), not a pick."""
 HOVER_DELAY_MS = 120
@@ -200,6 +203,24 @@ class View3D(QWidget):
             self.plotter.add_mesh(line, color=PREVIEW_COLOUR, line_width=4, name="preview",
                                   pickable=False, reset_camera=False)
         self.render()
+
+    def set_ghost(self, entry_lps_mm: np.ndarray | None,
+                  target_lps_mm: np.ndarray | None = None) -> None:
+        """A translucent tube along a planned path (entry -> target, LPS mm), the rehearsal's
+        "ghost"; ``None`` removes it."""
+        self.plotter.remove_actor("ghost", render=False)
+        if entry_lps_mm is not None and target_lps_mm is not None:
+            tube = pv.Tube(pointa=np.asarray(entry_lps_mm, dtype=float),
+                           pointb=np.asarray(target_lps_mm, dtype=float),
+                           radius=GHOST_RADIUS_MM, n_sides=16)
+            self.plotter.add_mesh(tube, color=GHOST_COLOUR, opacity=GHOST_OPACITY, name="ghost",
+                                  pickable=False, reset_camera=False, render=False)
+        self.render()
+
+    @property
+    def ghost_actor(self):
+        """The ghost's actor, or ``None`` when it is not shown."""
+        return self.plotter.actors.get("ghost")
 
     def set_handle(self, point_lps_mm: np.ndarray | None,
                    on_moved: Callable[[np.ndarray], None] | None = None) -> None:
