@@ -29,6 +29,7 @@ from surgiplan.render.slices import presets_for
 from surgiplan.ui.case_files import CaseFiles
 from surgiplan.ui.case_view import CaseView
 from surgiplan.ui.complications_panel import ComplicationsPanel
+from surgiplan.ui.debrief import install_debrief
 from surgiplan.ui.instruments_panel import InstrumentsPanel
 from surgiplan.ui.layout import ViewLayout
 from surgiplan.ui.live_check import LiveCheck
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.files = CaseFiles(self, recent or RecentFiles(), autosave_ms=autosave_ms)
         self.twin_flow = TwinFlow(self)
         self.rehearsal = RehearsalMode(self)
+        self.debrief = install_debrief(self)
         build_menus(self)
         self._connect()
         self.setAcceptDrops(True)

@@ -119,6 +119,9 @@ class RehearsalMode(QObject):
                 return False
             self.trainee = name
         window.tools.cancel()
+        debrief = getattr(window, "debrief", None)
+        if debrief is not None:
+            debrief.close_replay()  # the 3D view shows the rehearsal, not a replay
         self.planned = window.session.placement(item_id)
         result = window.live.result
         findings = result.context.instruments.get(item_id) if result is not None else None

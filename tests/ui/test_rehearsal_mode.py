@@ -81,6 +81,8 @@ def test_keyboard_rehearsal_is_sampled_scored_stored_and_kept(qtbot, sample_wind
                                window.session.placement("needle-1").tip_lps_mm, atol=1e-6)
     assert window.session.dirty and "rehearsal" in window.session.stack.undo_text
     assert "PASS" in window.rehearsal.last_result
+    assert window.debrief.run.id == run.id  # the debrief opened on the scored run
+    assert window.debrief.dock.isVisible()
     with AttemptHistory(window.history_path) as history:
         attempts = history.attempts("ana", window.rehearsal.history_key())
     assert [a.run_id for a in attempts] == [run.id]
