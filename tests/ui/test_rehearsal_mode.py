@@ -141,6 +141,12 @@ def test_ghost_toggle_and_abort(qtbot, sample_window):
     assert window.view3d.ghost_actor is None
     window.menus.ghost_action.trigger()
     assert window.view3d.ghost_actor is not None
+    planned = window.session.case.plan.snapshot()
+    target = np.asarray(placement.target_lps_mm)
+    assert window.case_view.drag_tip(target)  # the tip handle released on the target
+    np.testing.assert_allclose(window.rehearsal.pose.tip_lps_mm, target, atol=1e-9)
+    np.testing.assert_allclose(window.view3d.handle_centre, target, atol=1e-6)
+    assert window.session.case.plan.snapshot() == planned
     _activate(qtbot, window)
     QTest.keyClick(window, Qt.Key.Key_Escape)
     assert not window.rehearsal.active and window.view3d.ghost_actor is None
