@@ -96,6 +96,20 @@ def _demo_case(volume, case_dir: Path, facts: dict, output: Path,
     _demo_rehearsal(case)
     saved = save_case(case, output / "sample.surgiplan")
     print(f"case saved: {saved}")
+    _demo_report(case, output, progress)
+
+
+def _demo_report(case, output: Path, progress: ProgressCallback | None) -> None:
+    """The sample case's plan report: PDF, HTML and the export bundle."""
+    from surgiplan.report import write_report
+
+    result = write_report(case, output / "plan_report.pdf",
+                          html_path=output / "plan_report.html",
+                          bundle_dir=output / "plan_report-export", progress=progress)
+    print(f"plan report: {result.pdf} ({result.pages} pages; open it with any PDF viewer)")
+    print(f"plan report (HTML): {result.html}")
+    print(f"export bundle: {result.bundle.folder} (meshes STL/OBJ/glTF, labels.nii.gz, "
+          "plan.mrk.json, plan.json)")
 
 
 def _demo_rehearsal(case) -> None:

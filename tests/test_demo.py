@@ -92,3 +92,26 @@ def test_demo_rehearses_the_planned_approach_and_keeps_the_run(demo_run):
     assert rehearsal.count("PASS ") == 4 and "result: PASS" in rehearsal
     runs = case_runs(load_case(folder / "sample.surgiplan"))
     assert [run.instrument for run in runs] == ["needle-1"] and runs[0].passed
+
+
+def test_demo_ends_with_the_plan_report(demo_run):
+    """The demo's last step leaves a PDF a person can open, naming the case's structures."""
+    import shutil
+    import subprocess
+
+    folder, printed = demo_run
+    pdf = folder / "plan_report.pdf"
+    assert f"plan report: {pdf}" in printed
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert (folder / "plan_report.html").is_file()
+    assert (folder / "plan_report-export" / "twin.glb").is_file()
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    text = " ".join(text.split())
+    for name in ("skin", "liver", "tumour", "portal_vein", "hepatic_veins", "aorta",
+                 "vena_cava", "kidney_left", "kidney_right", "spleen", "spine", "ribs",
+                 "needle-1", "needle-2", "subcostal-1"):
+        assert name in text, name
+    assert "6. Rehearsal" in text and "demo" in text  # the scripted attempt is reported
