@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 
 from surgiplan.errors import SurgiPlanError
 from surgiplan.segmentation.presets import load_presets
+from surgiplan.ui.thresholds_dialog import edit_thresholds
 
 LAYOUTS = (("Four views", "four_up"), ("3D only", "3d_only"), ("One slice + 3D", "slice_3d"))
 NUDGES = (
@@ -122,6 +123,9 @@ class Menus:
         self.finish_action = self._action(menu, "&Finish the incision", w.tools.finish,
                                           "Return")
         self.cancel_tool_action = self._action(menu, "&Cancel the tool", w.tools.cancel, "Esc")
+        menu.addSeparator()
+        self.thresholds_action = self._action(menu, "Complication &thresholds...",
+                                              lambda: edit_thresholds(w), case=True)
         nudges = menu.addMenu("&Move the selected instrument")
         self.nudge_actions = [
             self._action(nudges, text, lambda kind=kind, amount=amount:

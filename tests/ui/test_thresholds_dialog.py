@@ -31,7 +31,9 @@ def test_relaxing_the_margin_clears_the_warning_and_undo_restores_it(qtbot, samp
     gap_mm = before[0].value
     assert gap_mm < 3.0  # the table's warning_mm
 
-    dialog = edit_thresholds(window)
+    window.menus.thresholds_action.trigger()  # Plan > Complication thresholds...
+    dialog = window.thresholds_dialog
+    assert dialog.isVisible()
     spin = dialog.spins[("safety_margin", "thresholds", None, "warning_mm")]
     assert spin.value() == 3.0
     spin.setValue(round(gap_mm - 0.2, 3))
