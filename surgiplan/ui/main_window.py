@@ -36,6 +36,7 @@ from surgiplan.ui.live_check import LiveCheck
 from surgiplan.ui.menus import build_menus
 from surgiplan.ui.plan_tools import PlanTools
 from surgiplan.ui.rehearsal_mode import RehearsalMode
+from surgiplan.ui.report_export import ReportExport
 from surgiplan.ui.series_panel import SeriesPanel
 from surgiplan.ui.structures_panel import StructuresPanel
 from surgiplan.ui.twin_flow import TwinFlow
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.case_view = CaseView(self)
         self.files = CaseFiles(self, recent or RecentFiles(), autosave_ms=autosave_ms)
         self.twin_flow = TwinFlow(self)
+        self.report_export = ReportExport(self)
         self.rehearsal = RehearsalMode(self)
         self.debrief = install_debrief(self)
         build_menus(self)

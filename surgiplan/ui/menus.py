@@ -78,6 +78,8 @@ class Menus:
                                            "Ctrl+Shift+S", case=True)
         self.export_action = self._action(menu, "&Export volume...", w.twin_flow.choose_export,
                                           case=True)
+        self.report_action = self._action(menu, "Export &report (PDF)...",
+                                          w.report_export.choose, "Ctrl+Shift+E", case=True)
         self.screenshot_action = self._action(menu, "Screens&hot...", self.screenshot,
                                               "Ctrl+Shift+P")
         menu.addSeparator()

@@ -49,3 +49,29 @@ def test_options_dialog_leaves_identifiers_out_by_default(qtbot, main_window):
     dialog.identify.setChecked(True)
     assert dialog.options().identify
     assert dialog.html.isChecked() and dialog.bundle.isChecked()
+
+
+def test_file_menu_export_report_asks_then_writes(qtbot, sample_window, tmp_path, monkeypatch):
+    """File > Export report (PDF)...: the path and options dialogs, then the PDF in a worker."""
+    from PySide6.QtWidgets import QDialog
+
+    import surgiplan.ui.report_export as module
+
+    target = tmp_path / "from-menu"  # no suffix typed: .pdf is added
+    monkeypatch.setattr(module.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *args, **kwargs: (str(target), "PDF (*.pdf)")))
+
+    def accept(dialog):
+        dialog.html.setChecked(False)
+        dialog.bundle.setChecked(False)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(module.ReportOptionsDialog, "exec", accept)
+    action = sample_window.menus.report_action
+    assert action.isEnabled() and "report" in action.text().lower()
+    action.trigger()
+    pdf = tmp_path / "from-menu.pdf"
+    qtbot.waitUntil(lambda: sample_window.report_export.last_result is not None, timeout=300_000)
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert not (tmp_path / "from-menu.html").exists()
+    assert not (tmp_path / "from-menu-export").exists()
