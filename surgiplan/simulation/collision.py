@@ -318,6 +318,8 @@ class CollisionWorld:
             triangles = np.array([c.b1 for c in result.contacts], dtype=np.int64)
             normals = entry.face_normals[triangles]
             depths = support_depth(part.primitive, (points - tip) @ rotation, normals @ rotation)
+            if part.primitive.kind == "capsule":
+                depths = np.minimum(depths, self._capsule_depth_bound(entry, part, pose))
             if tip_inside:
                 depths = np.maximum(depths, np.einsum("ij,ij->i", points - tip, normals))
             out += [Contact(entry.name, part.name, float(depth), point, normal, int(triangle),
@@ -325,6 +327,29 @@ class CollisionWorld:
                     for c, depth, point, normal, triangle
                     in zip(result.contacts, depths, points, normals, triangles, strict=True)]
         return out
+
+    @staticmethod
+    def _capsule_depth_bound(entry: WorldStructure, part, pose: np.ndarray) -> float:
+        """An upper bound (mm) of how deep a capsule reaches into the structure.
+
+        The plane of a contacted triangle tilted toward a long shaft would put the shaft's far
+        end tens of millimetres "below" a small vessel it grazes or crosses. When both ends of
+        the axis are outside: an axis that never meets the surface stays outside, so no point
+        of the capsule is deeper than its radius; an axis crossing it is inside only between
+        its first and last crossing, so no axis point is deeper than half that span (plus the
+        radius off the axis). Infinite when an end of the axis is inside (no bound).
+        """
+        radius = float(part.primitive.params["radius_mm"])
+        start, end = (pose[:3, :3] @ part.primitive.params["segment"].T).T + pose[:3, 3]
+        if entry.contains(start) or entry.contains(end):
+            return np.inf
+        forward = entry.first_crossing(start, end)
+        if forward is None:
+            return radius
+        backward = entry.first_crossing(end, start)
+        last = 1.0 - backward[0] if backward is not None else forward[0]
+        span_mm = max(last - forward[0], 0.0) * float(np.linalg.norm(end - start))
+        return span_mm / 2.0 + radius
 
     def _proximity(self, entry: WorldStructure, geometry: InstrumentGeometry,
                    objects: list[fcl.CollisionObject], lower: np.ndarray,

@@ -205,3 +205,21 @@ def test_distance_lower_bounds_never_exceed_the_true_distance():
             for part, obj in enumerate(objects):
                 gap = fcl.distance(world.collision_object(name), obj, fcl.DistanceRequest())
                 assert lower[part, column] <= max(gap, 0.0) + 1e-9
+
+
+@pytest.mark.parametrize("direction", [(0.0, 1.0, 0.0), (0.0, 0.8, 0.6)])
+@pytest.mark.parametrize("offset_mm, deepest_mm, bound_mm", [
+    (5.3, 5.0 - 5.3 + NEEDLE_R, NEEDLE_R),            # grazes: axis outside, bound r
+    (5.0, NEEDLE_R, NEEDLE_R),                        # axis tangent
+    (4.0, 5.0 - 4.0 + NEEDLE_R, 3.0 + NEEDLE_R),      # crosses: half the 6 mm chord + r
+])
+def test_a_long_shaft_through_a_small_vessel_is_not_reported_tens_of_mm_deep(
+        needle, direction, offset_mm, deepest_mm, bound_mm):
+    """A shaft passing a 5 mm vessel 40 mm before its tip: the tilted triangle planes of the
+    contact patch used to put the shaft's far end 14-31 mm "inside" the vessel."""
+    world = CollisionWorld(sphere_twin({"vessel": ((0, 0, 0), 5.0, True)}))
+    unit = np.asarray(direction) / np.linalg.norm(direction)
+    report = world.query(needle, pose(unit, np.array([offset_mm, 0.0, 0.0]) + 40.0 * unit))
+    assert report.touched == ["vessel"] and report.inside == {"vessel": False}
+    depth = report.penetration_mm("vessel")
+    assert deepest_mm - 0.05 <= depth <= bound_mm + 0.01
