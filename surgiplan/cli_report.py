@@ -39,7 +39,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     pdf, html, bundle = output_paths(args)
     check_output_paths(pdf, html)
     case = load_case(args.case)
-    options = ReportOptions(title=args.title, author=args.author, identify=args.identify)
+    options = ReportOptions(title=args.title, author=args.author, identify=args.identify,
+                            case_title=Path(args.case).name.removesuffix(".surgiplan"))
     result = write_report(case, pdf, html_path=html, bundle_dir=bundle, options=options,
                           progress=ProgressBar())
     if args.json:

@@ -8,6 +8,7 @@ import pytest
 
 from surgiplan.cli import main
 from surgiplan.sample_case import sample_case_file
+from tests.report.helpers import pdf_text
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,9 @@ def test_report_writes_pdf_html_and_bundle_and_prints_json(sample_file, tmp_path
     assert (tmp_path / "plan-export" / "twin.glb").is_file()
     assert (tmp_path / "plan-export" / "labels.nii.gz").is_file()
     assert all(p in data["files"] for p in (str(pdf), str(tmp_path / "plan.html")))
+    text = pdf_text(pdf)
+    assert sample_file.name.removesuffix(".surgiplan") in text  # the case title on the cover
+    assert "Dr Who" in text
 
 
 @pytest.mark.parametrize("output, message", [

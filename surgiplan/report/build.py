@@ -43,12 +43,14 @@ PATH_PARAMETERS = ("source", "file", "labels", "path", "folder")
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """What the model shows: title, author, date (ISO 8601; now when ``None``), identifiers."""
+    """What the model shows: title, author, date (ISO 8601; now when ``None``), identifiers,
+    the case's name (the series description when ``None``)."""
 
     title: str | None = None
     author: str | None = None
     date: str | None = None
     identify: bool = False
+    case_title: str | None = None
 
 
 def build_model(case: Case, check: CheckResult, profiles: list[DistanceProfile],
@@ -109,7 +111,9 @@ def _cover(case: Case, options: ModelOptions) -> Cover:
         identifiers=identity.identifiers(case) if options.identify else (),
         date=readable_time(options.date or now_iso()),
         author=options.author or case.provenance.author,
-        software_version=__version__)
+        software_version=__version__,
+        case_title=options.case_title or str(case.volume.metadata.get("series_description")
+                                             or "untitled case"))
 
 
 def _scan(case: Case, identify: bool) -> ScanSection:

@@ -121,7 +121,8 @@ def report_blocks(model: ReportModel, pictures: Sequence[Picture]) -> list[Block
 
 def _cover(b: _Builder) -> None:
     c = b.model.cover
-    rows = [("Patient reference", c.patient_reference), *c.identifiers]
+    rows = [("Case", c.case_title), ("Patient reference", c.patient_reference),
+            *c.identifiers]
     if not c.identifiers:
         rows.append(("Patient identifiers", "not shown (de-identified report)"))
     rows += [("Date", c.date), ("Author", c.author),

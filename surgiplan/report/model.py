@@ -38,6 +38,8 @@ class Cover:
         SurgiPlan version that made it.
     disclaimer : str
         The planning-aid statement.
+    case_title : str
+        The case's name (its file name, else the series description).
     """
 
     title: str
@@ -47,6 +49,7 @@ class Cover:
     author: str
     software_version: str
     disclaimer: str = DISCLAIMER
+    case_title: str = ""
 
 
 @dataclass(frozen=True)

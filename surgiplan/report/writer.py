@@ -51,6 +51,10 @@ class ReportOptions:
         Pixels of each rendered view.
     date : str, optional
         Report date (ISO 8601; now by default).
+    case_title : str, optional
+        The case's name on the cover (the CLI and the app give the case file's name; the
+        series description by default). Identifying values are removed from it like from any
+        text unless ``identify``.
     """
 
     title: str | None = None
@@ -58,6 +62,7 @@ class ReportOptions:
     identify: bool = False
     picture_size: tuple[int, int] = PICTURE_SIZE
     date: str | None = None
+    case_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,8 @@ def write_report(case: Case, pdf_path: str | os.PathLike[str], *,
             profiles.append(found)
     runs = case_runs(case)
     model = build_model(case, check, profiles, runs, catalogue, ModelOptions(
-        options.title, options.author, options.date, options.identify))
+        options.title, options.author, options.date, options.identify,
+        case_title=options.case_title))
     pictures = twin_pictures(case, check, catalogue, size=options.picture_size,
                              progress=_stage(progress, 2))
     report(_stage(progress, 3), 0, 1, "Drawing the charts")

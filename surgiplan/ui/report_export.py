@@ -7,6 +7,7 @@ Cancel) on a snapshot of the open case, so editing may go on meanwhile.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -100,6 +101,9 @@ class ReportExport:
             self.window.show_error(str(exc))
             return False
         case = snapshot(session.case)
+        options = options or ReportOptions()
+        if options.case_title is None and session.path is not None:
+            options = replace(options, case_title=session.path.name.removesuffix(".surgiplan"))
 
         def work(progress):
             return write_report(case, pdf_path, html_path=html_path, bundle_dir=bundle_dir,

@@ -68,7 +68,8 @@ def deidentified(identified_case, tmp_path_factory):
     folder = tmp_path_factory.mktemp("plain")
     return write_report(identified_case, folder / "plan.pdf", html_path=folder / "plan.html",
                         bundle_dir=folder / "bundle",
-                        options=ReportOptions(picture_size=(320, 240)))
+                        options=ReportOptions(picture_size=(320, 240),
+                                              case_title="Zarkovsky_Imelda liver biopsy"))
 
 
 def test_default_report_holds_no_identifier(deidentified, identified_case):
@@ -80,6 +81,7 @@ def test_default_report_holds_no_identifier(deidentified, identified_case):
     assert case_reference(identified_case) in text
     assert "not shown (de-identified report)" in text
     assert "[removed]" in text  # the landmark label's name was scrubbed, not dropped
+    assert "liver biopsy" in text  # the case title, its identifying parts removed
 
 
 def test_no_bundle_file_holds_an_identifier(deidentified):
