@@ -153,12 +153,7 @@ class PlanLayer:
         return [self._add(actor, f"instrument:{placement.id}")]
 
     def _line_actor(self, points: np.ndarray, colour, name: str) -> Any:
-        actor = pv.Actor(mapper=pv.DataSetMapper(items.polyline(points)))
-        actor.GetProperty().SetColor(*colour)
-        actor.prop.line_width = LINE_WIDTH
-        actor.prop.render_lines_as_tubes = True
-        actor.prop.lighting = False
-        return self._add(actor, name)
+        return self._add(items.line_actor(points, colour, LINE_WIDTH), name)
 
     def _points_actor(self, points: np.ndarray, colour, name: str) -> Any:
         actor = pv.Actor(mapper=pv.DataSetMapper(pv.PolyData(np.asarray(points, float))))

@@ -165,6 +165,16 @@ def polyline(points_lps_mm: np.ndarray) -> pv.PolyData:
     return pv.lines_from_points(np.asarray(points_lps_mm, dtype=np.float64))
 
 
+def line_actor(points_lps_mm: np.ndarray, colour, width: float = 4.0) -> pv.Actor:
+    """An unlit polyline through (n, 3) points (LPS mm) drawn as tubes ``width`` pixels wide."""
+    actor = pv.Actor(mapper=pv.DataSetMapper(polyline(points_lps_mm)))
+    actor.GetProperty().SetColor(*colour)
+    actor.prop.line_width = width
+    actor.prop.render_lines_as_tubes = True
+    actor.prop.lighting = False
+    return actor
+
+
 def segments_polydata(segments_lps_mm: np.ndarray) -> pv.PolyData:
     """Separate line segments from (N, 2, 3) end points (LPS mm)."""
     ends = np.asarray(segments_lps_mm, dtype=np.float64).reshape(-1, 2, 3)

@@ -113,9 +113,4 @@ class ReplayScene:
         points = np.asarray(points_lps_mm, dtype=np.float64).reshape(-1, 3)
         if len(points) < 2:
             return None
-        actor = pv.Actor(mapper=pv.DataSetMapper(items.polyline(points)))
-        actor.GetProperty().SetColor(*colour)
-        actor.prop.line_width = LINE_WIDTH
-        actor.prop.render_lines_as_tubes = True
-        actor.prop.lighting = False
-        return self._add(actor, name)
+        return self._add(items.line_actor(points, colour, LINE_WIDTH), name)
