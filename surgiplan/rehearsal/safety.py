@@ -7,7 +7,8 @@ contact that breaks and resumes within :data:`DEBOUNCE_S` is one episode.
 Safety metrics, each passing on its own (no compensation, as the dV-Trainer's MScore):
 
 - ``collisions``: contact episodes with rigid anatomy (bone) and instrument collisions
-  (``instrument_clash`` at critical severity: the instruments touch);
+  (``instrument_clash`` at critical severity: the instruments touch); its value is the deepest
+  contact or overlap of the two instruments (mm, :func:`depth_of`);
 - ``critical_contacts``: contact episodes with critical structures (vessels, nerves);
 - ``tissue_damage``: episodes of a breach (``critical_breach``: penetration of a critical
   structure or a non-target organ) or of over-strain (``tissue_overstrain``, warning level up);
@@ -198,8 +199,18 @@ class SafetyMetric:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
+def depth_of(event: RunEvent) -> float | None:
+    """How deep an event went (its unit), the larger the worse: a contact's depth, a rule's
+    value, or for a gap (rules in :data:`LOWER_IS_WORSE`, e.g. two instruments' clearance) the
+    overlap ``max(0, -gap)``, so that depths and gaps are never compared as they are."""
+    worst = event.worst
+    if worst is None or event.complication is None:
+        return worst
+    return max(0.0, -worst) if event.complication.rule in LOWER_IS_WORSE else worst
+
+
 def _metric(name: str, events: list[RunEvent], unit: str, detail: str) -> SafetyMetric:
-    values = [e.worst for e in events if e.worst is not None
+    values = [depth_of(e) for e in events if e.worst is not None
               and (e.complication is None or e.complication.unit == unit)]
     worst = max(values) if values else None
     names = sorted({e.structure for e in events if e.structure})

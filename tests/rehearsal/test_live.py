@@ -128,6 +128,19 @@ def test_a_gap_peaks_at_its_smallest() -> None:
     assert log.finished()[0].peak == 1.0
 
 
+@pytest.mark.parametrize("gap_mm, worst_mm", [(-2.0, 2.0), (-0.5, 1.2), (0.0, 1.2)])
+def test_collisions_compare_depths_with_instrument_overlaps_not_gaps(gap_mm, worst_mm) -> None:
+    """Bone contact 1.2 mm deep and two instruments touching (gap <= 0): the collisions
+    metric's worst value is the deeper of the contact and the overlap -gap."""
+    clash = Complication("instrument_clash", Severity.CRITICAL, (), None, gap_mm, 0.0, "mm",
+                         "the instruments touch", "needle-1")
+    events = [RunEvent(0.0, "contact", "rib", "contact with rib starts", 1.2),
+              RunEvent(0.5, "complication", None, clash.message, gap_mm, clash)]
+    metrics = {m.name: m for m in safety_metrics(events, critical=set(), rigid={"rib"})}
+    assert metrics["collisions"].count == 2 and not metrics["collisions"].passed
+    assert metrics["collisions"].worst == pytest.approx(worst_mm)
+
+
 def test_events_of_older_runs_load_without_a_peak() -> None:
     event = RunEvent(1.0, "contact", "liver", "contact with liver starts", 2.0)
     data = event.to_json()
