@@ -312,6 +312,46 @@ class TwinScene:
         self.plotter.renderer.ResetCameraClippingRange()
         self._camera_set()
 
+    def view_from(self, direction, focus_lps_mm, distance_mm: float, up) -> None:
+        """Look along ``direction`` at ``focus_lps_mm`` from ``distance_mm`` away.
+
+        Parameters
+        ----------
+        direction : (3,) float array
+            Viewing direction, from the camera towards the focus (LPS; normalised here).
+        focus_lps_mm : (3,) float array
+            Point looked at, drawn at the picture's centre (LPS mm).
+        distance_mm : float
+            Camera distance from the focus (mm, > 0).
+        up : (3,) float array
+            Up on the picture (LPS); its part along ``direction`` is dropped.
+
+        Raises
+        ------
+        ValueError
+            ``direction`` is zero, ``distance_mm`` not positive, or ``up`` along
+            ``direction``.
+        """
+        axis = np.asarray(direction, dtype=float).reshape(3)
+        norm = float(np.linalg.norm(axis))
+        if not np.isfinite(norm) or norm < 1e-12:
+            raise ValueError(f"view direction must be a non-zero vector, got {direction!r}")
+        axis = axis / norm
+        head = np.asarray(up, dtype=float).reshape(3)
+        head = head - (head @ axis) * axis
+        if not np.isfinite(head).all() or np.linalg.norm(head) < 1e-9:
+            raise ValueError(f"up {up!r} must not lie along the view direction {direction!r}")
+        if not float(distance_mm) > 0:
+            raise ValueError(f"camera distance must be positive (mm), got {distance_mm!r}")
+        self._show_viewed_instrument()
+        point = np.asarray(focus_lps_mm, dtype=float).reshape(3)
+        camera = self.plotter.renderer.GetActiveCamera()
+        camera.SetFocalPoint(*point)
+        camera.SetPosition(*(point - float(distance_mm) * axis))
+        camera.SetViewUp(*(head / np.linalg.norm(head)))
+        self.plotter.renderer.ResetCameraClippingRange()
+        self._camera_set()
+
     def focus(self, point_lps_mm) -> None:
         """Turn about ``point_lps_mm`` (LPS mm): same direction and distance, new centre."""
         camera = self.plotter.renderer.GetActiveCamera()
