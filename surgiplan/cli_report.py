@@ -40,6 +40,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     check_output_paths(pdf, html)
     case = load_case(args.case)
     options = ReportOptions(title=args.title, author=args.author, identify=args.identify,
+                            keep_face=args.keep_face,
                             case_title=Path(args.case).name.removesuffix(".surgiplan"))
     result = write_report(case, pdf, html_path=html, bundle_dir=bundle, options=options,
                           progress=ProgressBar())
@@ -84,6 +85,10 @@ def add_report_command(commands) -> None:
     report.add_argument("--identify", action="store_true",
                         help="show the patient identifiers the case holds on the cover (left "
                              "out by default; the bundle never holds them)")
+    report.add_argument("--keep-face", action="store_true",
+                        help="on a head or neck scan, keep the surfaces that can show the "
+                             "patient's face (skin, fat, muscle) in the pictures and the bundle "
+                             "(left out by default)")
     report.add_argument("--json", action="store_true",
                         help="print the files written and the counts as one JSON object")
     report.set_defaults(run=_cmd_report)

@@ -14,14 +14,18 @@ Every file comes from the writers the rest of SurgiPlan uses (all atomic):
 
 No bundle file carries a patient identifier, whatever the report's ``identify`` option: the
 writers store geometry, structure names and plan items only, and texts typed into the plan
-(landmark labels) are scrubbed of the identifying values the case holds.
+(landmark labels) are scrubbed of the identifying values the case holds. A face is an
+identifier too: on a head or neck scan the surfaces that can show it (body outline, fat,
+muscle; :func:`~surgiplan.report.identity.face_surfaces`) are left out of the meshes, the scene
+and the label map unless ``keep_face`` is asked for, and the manifest says so.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from surgiplan import __version__
@@ -51,11 +55,14 @@ class BundleResult:
     files : dict of str to Path
         ``"obj"``, ``"gltf"``, ``"labels"``, ``"colour_table"``, ``"markups"`` (when the plan
         has incisions, paths or landmarks), ``"plan"``, ``"manifest"``.
+    left_out : tuple of str
+        Structures left out because their surface can show the patient's face.
     """
 
     folder: Path
     meshes: dict[str, Path]
     files: dict[str, Path]
+    left_out: tuple[str, ...] = field(default=())
 
     def all_files(self) -> list[Path]:
         """Every file written, meshes first."""
@@ -76,6 +83,7 @@ def _folder(path: str | os.PathLike[str]) -> Path:
 
 
 def write_bundle(case: Case, check: CheckResult, folder: str | os.PathLike[str], *,
+                 keep_face: bool = False,
                  progress: ProgressCallback | None = None) -> BundleResult:
     """Write the bundle of ``case`` into ``folder`` (created if needed).
 
@@ -87,6 +95,8 @@ def write_bundle(case: Case, check: CheckResult, folder: str | os.PathLike[str],
         Its plan check (traced incisions for the markups).
     folder : path-like
         Bundle folder; files of the same names are replaced atomically, others kept.
+    keep_face : bool
+        Keep the surfaces that can show the face of a head or neck scan (left out by default).
 
     Raises
     ------
@@ -97,7 +107,8 @@ def write_bundle(case: Case, check: CheckResult, folder: str | os.PathLike[str],
     values = identity.identifying_values(case)
     names = {name: identity.scrub_text(name, values) for name in case.twin.structures}
     meshes = {}
-    structures = list(case.twin.structures.items())
+    left_out = () if keep_face else identity.face_surfaces(case)
+    structures = [(n, m) for n, m in case.twin.structures.items() if n not in left_out]
     for done, (name, model) in enumerate(structures):
         report(progress, done, len(structures) + 4, f"Exporting {names[name]}")
         meshes[name] = write_mesh(model.surface,
@@ -109,8 +120,9 @@ def write_bundle(case: Case, check: CheckResult, folder: str | os.PathLike[str],
     files = {"obj": write_scene(scene, folder / "twin.obj"),
              "gltf": write_scene(scene, folder / "twin.glb")}
     report(progress, len(structures) + 1, len(structures) + 4, "Exporting the label map")
-    files["labels"] = write_label_map(case.twin.labelmap, folder / "labels.nii.gz")
-    files["colour_table"] = write_colour_table(case.twin.labelmap, folder / "labels.ctbl")
+    labelmap = _without(case.twin.labelmap, left_out)
+    files["labels"] = write_label_map(labelmap, folder / "labels.nii.gz")
+    files["colour_table"] = write_colour_table(labelmap, folder / "labels.ctbl")
     report(progress, len(structures) + 2, len(structures) + 4, "Exporting the plan")
     plan = identity.scrubbed(case.plan, values)
     incisions = [identity.scrubbed(f.path, values) for f in check.context.incisions.values()]
@@ -120,13 +132,24 @@ def write_bundle(case: Case, check: CheckResult, folder: str | os.PathLike[str],
                                          trajectories=trajectories,
                                          landmarks=plan.landmarks.values())
     files["plan"] = write_plan_json(plan, folder / "plan.json")
-    files["manifest"] = _manifest(case, folder, meshes, files)
+    files["manifest"] = _manifest(case, folder, meshes, files, [names[n] for n in left_out])
     report(progress, len(structures) + 4, len(structures) + 4, "Bundle written")
-    return BundleResult(folder, meshes, files)
+    return BundleResult(folder, meshes, files, tuple(left_out))
+
+
+def _without(labelmap, names: tuple[str, ...]):
+    """The label map, or a copy of it without the structures ``names`` (voxels cleared)."""
+    if not names:
+        return labelmap
+    out = copy.deepcopy(labelmap)
+    for name in names:
+        if name in out.names:
+            out.remove(name)
+    return out
 
 
 def _manifest(case: Case, folder: Path, meshes: dict[str, Path],
-              files: dict[str, Path]) -> Path:
+              files: dict[str, Path], left_out: list[str]) -> Path:
     path = folder / "manifest.json"
     document = {
         "case_reference": identity.case_reference(case),
@@ -135,6 +158,8 @@ def _manifest(case: Case, folder: Path, meshes: dict[str, Path],
         "de_identified": True,
         "meshes": {Path(p).stem: str(p.relative_to(folder)) for p in meshes.values()},
         "files": {kind: str(p.relative_to(folder)) for kind, p in files.items()},
+        "left_out": {name: "a head or neck scan: its surface can show the patient's face"
+                     for name in left_out},
     }
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

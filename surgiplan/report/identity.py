@@ -131,3 +131,29 @@ def scrubbed(obj: Any, values: tuple[str, ...]) -> Any:
     if isinstance(obj, dict):
         return {scrubbed(k, values): scrubbed(v, values) for k, v in obj.items()}
     return obj
+
+
+HEAD_WORDS = ("head", "brain", "skull", "face", "facial", "neck", "orbit", "sinus", "cranial",
+              "cerebr", "dental", "mandib", "maxill")
+"""Words of a body part or study description that mean the scan may hold the face."""
+SURFACE_TISSUES = ("skin", "fat", "muscle", "soft_tissue")
+"""Tissues whose surfaces reach the body surface (and show a face)."""
+
+
+def holds_face(case: Case) -> bool:
+    """Whether the scan may include the patient's face: its DICOM body part, study or series
+    description or protocol names the head or neck (:data:`HEAD_WORDS`)."""
+    meta = case.volume.metadata
+    text = " ".join(str(meta.get(key) or "") for key in (
+        "BodyPartExamined", "StudyDescription", "series_description", "ProtocolName")).lower()
+    return any(word in text for word in HEAD_WORDS)
+
+
+def face_surfaces(case: Case) -> tuple[str, ...]:
+    """The structures whose surface can show the patient's face (a rebuilt face can identify
+    a patient: the reason head scans are defaced before sharing): on a scan that
+    :func:`holds_face`, those of :data:`SURFACE_TISSUES`; none otherwise."""
+    if not holds_face(case):
+        return ()
+    return tuple(name for name, model in case.twin.structures.items()
+                 if model.info.tissue in SURFACE_TISSUES)

@@ -51,6 +51,10 @@ class ReportOptions:
         Pixels of each rendered view.
     date : str, optional
         Report date (ISO 8601; now by default).
+    keep_face : bool
+        On a head or neck scan, keep the surfaces that can show the patient's face (body
+        outline, fat, muscle) in the pictures and the bundle; they are left out by default
+        (:func:`~surgiplan.report.identity.face_surfaces`).
     case_title : str, optional
         The case's name on the cover (the CLI and the app give the case file's name; the
         series description by default). Identifying values are removed from it like from any
@@ -63,6 +67,7 @@ class ReportOptions:
     picture_size: tuple[int, int] = PICTURE_SIZE
     date: str | None = None
     case_title: str | None = None
+    keep_face: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,8 @@ def write_report(case: Case, pdf_path: str | os.PathLike[str], *,
         files.append(html)
     bundle = None
     if bundle_dir is not None:
-        bundle = write_bundle(case, check, bundle_dir, progress=_stage(progress, 6))
+        bundle = write_bundle(case, check, bundle_dir, keep_face=options.keep_face,
+                              progress=_stage(progress, 6))
         files += bundle.all_files()
     report(progress, len(STAGES), len(STAGES), "Report written")
     return ReportResult(pdf.path, pdf.pages, model, html, bundle, len(pictures), files)

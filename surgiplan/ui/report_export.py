@@ -33,6 +33,8 @@ class ReportOptionsDialog(QDialog):
         self.setWindowTitle("Report options")
         self.author = QLineEdit(author)
         self.identify = QCheckBox("Include patient identifiers (name, ID, birth date)")
+        self.keep_face = QCheckBox("Keep the face surface of a head or neck scan (it can "
+                                   "identify the patient)")
         self.html = QCheckBox("Also write the report as HTML")
         self.html.setChecked(True)
         self.bundle = QCheckBox("Also export meshes, label map, markups and plan JSON")
@@ -41,7 +43,7 @@ class ReportOptionsDialog(QDialog):
         form.addRow("Author", self.author)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        for box in (self.identify, self.html, self.bundle):
+        for box in (self.identify, self.keep_face, self.html, self.bundle):
             layout.addWidget(box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -51,7 +53,8 @@ class ReportOptionsDialog(QDialog):
 
     def options(self) -> ReportOptions:
         return ReportOptions(author=self.author.text().strip() or None,
-                             identify=self.identify.isChecked())
+                             identify=self.identify.isChecked(),
+                             keep_face=self.keep_face.isChecked())
 
 
 class ReportExport:
