@@ -11,7 +11,9 @@ Conventions the filler must follow:
   already subtracted. They are 0 (or negative, a penetration depth) when the shapes touch or
   overlap.
 - ``target_structure`` is the innermost structure holding the target (the tumour for an
-  ablation, the liver for a liver biopsy without a segmented lesion).
+  ablation, the liver for a liver biopsy without a segmented lesion), named on the rest
+  anatomy; where the tip stands against it, at rest or after a retractor moved it, is in
+  ``tip_to_target`` (:class:`TipToTarget`).
 """
 
 from __future__ import annotations
@@ -79,6 +81,51 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class TipToTarget:
+    """Where an instrument's tip stands against its target structure.
+
+    Attributes
+    ----------
+    structure : str
+        The target structure (:attr:`InstrumentFindings.target_structure`).
+    distance_mm : float
+        Tip to the target's surface, mm: > 0 outside (how far the tip misses it), <= 0 inside
+        (minus the depth below the surface).
+    point_lps_mm : (x, y, z)
+        Closest point of the target's surface to the tip, LPS mm.
+    rest_distance_mm : float
+        ``distance_mm`` on the rest anatomy (equal to it when not deformed).
+    deformed_by : tuple of str
+        Placement ids of the instruments (retractors, graspers) whose push moved the target:
+        ``distance_mm`` is measured on the deformed anatomy. Empty: on the rest anatomy.
+    carried_by : tuple of str
+        The deformed organs that moved the target (they hold it, wherever it went); empty on
+        the rest anatomy.
+    surface_lps_mm : (n, 3) float64 ndarray or None
+        The moved target's render-surface vertices, LPS mm, when ``deformed_by``; ``None``:
+        the twin's rest surface.
+    """
+
+    structure: str
+    distance_mm: float
+    point_lps_mm: Point
+    rest_distance_mm: float
+    deformed_by: tuple[str, ...] = ()
+    carried_by: tuple[str, ...] = ()
+    surface_lps_mm: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def inside(self) -> bool:
+        """Whether the tip lies inside the target."""
+        return self.distance_mm <= 0.0
+
+    @property
+    def moved_away(self) -> bool:
+        """The tip was inside the target at rest and a push moved the target off it."""
+        return bool(self.deformed_by) and self.rest_distance_mm <= 0.0 < self.distance_mm
+
+
+@dataclass(frozen=True)
 class AblationZone:
     """The predicted ablation zone of a probe: an ellipsoid.
 
@@ -110,7 +157,7 @@ class InstrumentFindings:
         Its catalogue entry.
     target_structure : str or None
         Innermost structure holding the target/tip (entering it, and the non-critical organs
-        around it, is intended).
+        around it, is intended), named on the rest anatomy.
     trajectory : Trajectory or None
         Entry -> target analysis (crossings in order).
     clearances : dict of str to Clearance
@@ -128,6 +175,9 @@ class InstrumentFindings:
         (20 mmHg by default), s.
     ablation_zone : AblationZone or None
         Predicted zone for ablation probes.
+    tip_to_target : TipToTarget or None
+        The tip against ``target_structure`` (instruments that do not push tissue), measured
+        on the deformed anatomy when a push moved the target.
     """
 
     placement: InstrumentPlacement
@@ -141,6 +191,7 @@ class InstrumentFindings:
     contact_pressure_mmhg: float | None = None
     contact_duration_s: float | None = None
     ablation_zone: AblationZone | None = None
+    tip_to_target: TipToTarget | None = None
 
     @property
     def item_id(self) -> str:
@@ -277,12 +328,16 @@ class RiskContext:
 
     def deformed_by(self, item_id: str | None, structure: str) -> tuple[str, ...]:
         """Instruments whose push moved ``structure`` when instrument ``item_id``'s clearance
-        to it, or entry into it, was measured (empty: measured on the rest anatomy)."""
+        to it, entry into it, or tip distance to it (its target) was measured (empty: measured
+        on the rest anatomy)."""
         findings = self.instruments.get(item_id or "")
         if findings is None:
             return ()
+        target = findings.tip_to_target
         found = [*getattr(findings.clearances.get(structure), "deformed_by", ()),
-                 *getattr(findings.entered.get(structure), "deformed_by", ())]
+                 *getattr(findings.entered.get(structure), "deformed_by", ()),
+                 *(target.deformed_by if target is not None and target.structure == structure
+                   else ())]
         return tuple(dict.fromkeys(found))
 
     def is_critical(self, name: str) -> bool | None:

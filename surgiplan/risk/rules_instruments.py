@@ -1,4 +1,5 @@
-"""Rules on placed instruments: breach, safety margin, blocked or out-of-reach paths, force.
+"""Rules on placed instruments: breach, safety margin, blocked or out-of-reach paths (a target
+a retractor moved off the tip included), force.
 
 Each reads :class:`~surgiplan.risk.context.InstrumentFindings`; thresholds and their sources are
 in ``data/risk_thresholds.json`` under the rule's id.
@@ -12,7 +13,14 @@ import numpy as np
 
 from surgiplan.risk.model import Complication, Severity
 from surgiplan.risk.registry import Rule, register
-from surgiplan.risk.wording import consequence, duration, instrument_noun, number, structure_name
+from surgiplan.risk.wording import (
+    consequence,
+    deformed_note,
+    duration,
+    instrument_noun,
+    number,
+    structure_name,
+)
 
 if TYPE_CHECKING:
     from surgiplan.risk.context import InstrumentFindings, RiskContext
@@ -53,8 +61,13 @@ def _holds_target(context: RiskContext, findings: InstrumentFindings, name: str)
     A label map gives each voxel one label, so a tumour is carved out of its liver: the path
     then leaves the liver where it enters the tumour. An organ the path leaves straight into
     the target structure (within ADJACENT_TOLERANCE_MM: the two surfaces are smoothed apart)
-    holds the target too.
+    holds the target too, and so does an organ whose push carried the target elsewhere
+    (:attr:`TipToTarget.carried_by`: the path's crossings of the moved target no longer meet
+    the organ's rest crossings).
     """
+    target = findings.tip_to_target
+    if target is not None and name in target.carried_by:
+        return True
     trajectory = findings.trajectory
     if trajectory is not None:
         end = trajectory.length_mm - END_TOLERANCE_MM
@@ -174,7 +187,13 @@ def _path_length_mm(findings: InstrumentFindings) -> float | None:
 
 @register
 class TrajectoryBlocked(Rule):
-    """The path crosses bone, or is longer than the instrument reaches."""
+    """The path crosses bone, is longer than the instrument reaches, or a retractor's push
+    moves the target off the tip.
+
+    The last reads :attr:`InstrumentFindings.tip_to_target`: critical when the tip, inside
+    its target at rest, lies outside it on the deformed anatomy (threshold 0 mm: the tip is
+    outside or it is not; no tolerance is added).
+    """
 
     id = "trajectory_blocked"
     title = "Trajectory blocked by bone or out of reach"
@@ -227,10 +246,24 @@ class TrajectoryBlocked(Rule):
             structures=tuple(s for s in [findings.target_structure] if s),
             location_lps_mm=findings.target_lps_mm(), item_id=findings.item_id)]
 
+    def _missed(self, context: RiskContext, findings: InstrumentFindings) -> list[Complication]:
+        target = findings.tip_to_target
+        if target is None or not target.moved_away:
+            return []
+        message = (f"{instrument_noun(findings.instrument)} tip lies "
+                   f"{number(target.distance_mm)} mm outside {structure_name(target.structure)}"
+                   f" ({number(-target.rest_distance_mm)} mm inside it at rest): the target is "
+                   f"out of reach as placed{deformed_note(context, target.deformed_by)}")
+        return [self.complication(
+            context, Severity.CRITICAL, value=target.distance_mm, threshold=0.0, unit="mm",
+            message=message, structures=(target.structure,),
+            location_lps_mm=target.point_lps_mm, item_id=findings.item_id)]
+
     def evaluate(self, context: RiskContext) -> list[Complication]:
         found = []
         for findings in context.instruments.values():
-            found += self._blocked(context, findings) + self._reach(context, findings)
+            found += (self._blocked(context, findings) + self._reach(context, findings)
+                      + self._missed(context, findings))
         return found
 
 

@@ -11,7 +11,7 @@ from surgiplan.risk.context import LIVER_CONDITIONS
 from surgiplan.risk.ellipsoid import signed_distance_inside
 from surgiplan.risk.model import Complication, Severity
 from surgiplan.risk.registry import Rule, register
-from surgiplan.risk.wording import consequence, number, structure_name
+from surgiplan.risk.wording import consequence, deformed_note, number, structure_name
 
 if TYPE_CHECKING:
     from surgiplan.risk.context import InstrumentFindings, ResectionFindings, RiskContext
@@ -93,7 +93,9 @@ class AblationMargin(Rule):
 
     The margin is the smallest distance from a tumour surface vertex (the twin structure named
     by ``target_structure``) to the zone boundary, negative where the tumour sticks out. It is
-    exact for the vertices; a coarse tumour mesh may hide a face bulging further out.
+    exact for the vertices; a coarse tumour mesh may hide a face bulging further out. A tumour
+    a retractor's push moved (:attr:`TipToTarget.surface_lps_mm`) is measured where it moved
+    to, and the message says so.
     """
 
     id = "ablation_margin"
@@ -106,7 +108,7 @@ class AblationMargin(Rule):
         if zone is None or tumour is None or context.twin is None or (
                 tumour not in context.twin.structures):
             return None
-        vertices = context.twin.structures[tumour].surface.vertices_lps_mm
+        vertices = _target_vertices(context, findings, tumour)
         if len(vertices) == 0:
             return None
         margins = signed_distance_inside(vertices, zone.centre_lps_mm, zone.radii_mm, zone.axes)
@@ -136,8 +138,9 @@ class AblationMargin(Rule):
                 continue
             found.append(self.complication(
                 context, severity, value=margin, threshold=threshold, unit="mm",
-                message=message, structures=(tumour,), location_lps_mm=point,
-                item_id=findings.item_id))
+                message=message + deformed_note(context, context.deformed_by(
+                    findings.item_id, tumour)),
+                structures=(tumour,), location_lps_mm=point, item_id=findings.item_id))
         return found
 
     @staticmethod
@@ -149,6 +152,16 @@ class AblationMargin(Rule):
                     f"the ablation zone (margin must exceed {number(crit)} mm): {risk}")
         return (f"Ablation margin around {structure_name(tumour)} is {number(margin)} mm (must "
                 f"exceed {number(crit)} mm): {risk}")
+
+
+def _target_vertices(context: RiskContext, findings: InstrumentFindings,
+                     tumour: str) -> np.ndarray:
+    """Render-surface vertices ``(n, 3)`` LPS mm of the target: where a push moved it, else at
+    rest."""
+    target = findings.tip_to_target
+    if target is not None and target.structure == tumour and target.surface_lps_mm is not None:
+        return np.asarray(target.surface_lps_mm, dtype=float)
+    return context.twin.structures[tumour].surface.vertices_lps_mm
 
 
 CONDITION_WORDS = {"normal": "a normal liver",

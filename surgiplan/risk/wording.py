@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from surgiplan.plan.catalogue import Instrument
+    from surgiplan.risk.context import RiskContext
 
 CONSEQUENCES = {
     "vessel": "haemorrhage",
@@ -52,3 +54,20 @@ def duration(seconds: float) -> str:
     if seconds < 60.0:
         return f"{number(seconds)} s"
     return f"{number(seconds / 60.0)} min"
+
+
+def deformed_note(context: RiskContext, pushers: Iterable[str]) -> str:
+    """``", measured on the deformed anatomy after retraction by retractor-1"`` for the
+    placement ids of the instruments whose push moved the measured structure; ``""`` for none.
+
+    The wording of :func:`surgiplan.risk.registry.deformation_note`, for rules outside its
+    ``DEFORMABLE_MEASURES`` that read a deformed target (reach, ablation margin).
+    """
+    from surgiplan.risk.registry import PUSH_WORDS
+
+    words = []
+    for item_id in pushers:
+        findings = context.instruments.get(item_id)
+        category = findings.instrument.category if findings is not None else ""
+        words.append(f"{PUSH_WORDS.get(category, 'pushing')} by {item_id}")
+    return f", measured on the deformed anatomy after {' and '.join(words)}" if words else ""

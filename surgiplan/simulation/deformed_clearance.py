@@ -1,21 +1,27 @@
-"""Clearances on the deformed twin: critical structures carried by the organs instruments push.
+"""Clearances on the deformed twin: critical structures and instrument targets carried by the
+organs instruments push.
 
 A retractor or grasper indents an organ (:mod:`surgiplan.simulation.contact_deformation`); the
-vessels inside or against that organ move with it, maybe toward a needle. Here:
+vessels inside or against that organ move with it, maybe toward a needle, and so does a tumour
+a needle aims at, maybe away from its tip. Here:
 
 1. the nodal displacements of every pushed organ are summed over the instruments pushing it
    (:func:`organ_deformations`; superposition of the quasi-static solves, a small-strain
    approximation when two instruments push the same organ);
-2. every critical structure's render surface and collision-proxy vertices are carried by the
-   organ nearest to each vertex (:func:`surgiplan.simulation.carried.carry_points`: inside the
-   organ's tet mesh, or outside within about one cell of it; farther vertices stay put). A
-   critical structure pushed itself is carried by its own mesh first;
+2. every critical structure's, and every instrument's target structure's, render surface and
+   collision-proxy vertices are carried by the organ nearest to each vertex
+   (:func:`surgiplan.simulation.carried.carry_points`: inside the organ's tet mesh, or
+   outside within about one cell of it; farther vertices stay put). A
+   structure pushed itself is carried by its own mesh first;
 3. a moved structure gets a new collision proxy (its BVH rebuilt: python-fcl 0.7 cannot refit)
-   and a :class:`CollisionWorld` of the moved structures only (:class:`DeformedAnatomy`);
-4. every instrument's clearance to, entry into and path crossings of the moved structures are
+   and a :class:`CollisionWorld` of the moved structures only (:class:`DeformedAnatomy`), in
+   which only the moved critical structures report clearances (a non-critical target gets no
+   clearance, so no safety-margin finding);
+4. every instrument's clearance to, entry into and path crossings of the moved structures, and
+   its tip's distance to its moved target (:class:`~surgiplan.risk.context.TipToTarget`), are
    measured again on that deformed geometry (:func:`remeasure`), tagged with the instruments
-   that deformed it (:attr:`Clearance.deformed_by`), so the safety-margin and breach rules see
-   the deformed anatomy and say so.
+   that deformed it (``deformed_by``), so the safety-margin, breach, reach and ablation-margin
+   rules see the deformed anatomy and say so.
 
 Everything is in patient LPS millimetres.
 """
@@ -29,7 +35,7 @@ import numpy as np
 
 from surgiplan.plan.catalogue import Instrument
 from surgiplan.plan.trajectory import Crossing, analyse_trajectory
-from surgiplan.risk.context import Clearance, Entry, InstrumentFindings
+from surgiplan.risk.context import Clearance, Entry, InstrumentFindings, TipToTarget
 from surgiplan.simulation.carried import carry_points
 from surgiplan.simulation.collision import CollisionReport, CollisionWorld
 from surgiplan.simulation.contact_deformation import ContactDeformation
@@ -61,7 +67,7 @@ class OrganDeformation:
 
 @dataclass(frozen=True)
 class MovedStructure:
-    """A critical structure carried by deformed organs.
+    """A critical or target structure carried by deformed organs.
 
     Attributes
     ----------
@@ -144,15 +150,16 @@ def _moved(twin: PatientTwin, name: str, organs: Mapping[str, OrganDeformation]
 
 @dataclass(eq=False)
 class DeformedAnatomy:
-    """The critical structures moved by the pushed organs, ready for instrument queries.
+    """The critical and target structures moved by the pushed organs, ready for instrument
+    queries.
 
     Attributes
     ----------
     moved : dict of str to MovedStructure
-        Moved critical structures by name (empty when nothing moved).
+        Moved critical and target structures by name (empty when nothing moved).
     world : CollisionWorld or None
-        Collision world of the moved structures only (their rebuilt BVHs); ``None`` when
-        nothing moved.
+        Collision world of the moved structures only (their rebuilt BVHs; clearances reported
+        for the moved critical ones only); ``None`` when nothing moved.
     twin : PatientTwin or None
         A twin holding only the moved structures (for path crossings).
     """
@@ -163,8 +170,9 @@ class DeformedAnatomy:
 
     @classmethod
     def build(cls, twin: PatientTwin, organs: Mapping[str, OrganDeformation], *,
-              critical: Iterable[str] | None = None) -> DeformedAnatomy:
-        """Carry the critical structures of ``twin`` with the deformed ``organs``.
+              critical: Iterable[str] | None = None,
+              targets: Iterable[str] = ()) -> DeformedAnatomy:
+        """Carry the critical and target structures of ``twin`` with the deformed ``organs``.
 
         Parameters
         ----------
@@ -173,10 +181,15 @@ class DeformedAnatomy:
         organs : mapping of str to OrganDeformation
             Deformed organs by name (:func:`organ_deformations`).
         critical : iterable of str, optional
-            Structures to carry (default: those flagged critical).
+            Structures to carry whose clearance instruments report (default: those flagged
+            critical).
+        targets : iterable of str
+            Instruments' target structures to carry too (no clearance reported unless also
+            critical).
         """
-        names = ([n for n, m in twin.structures.items() if m.info.critical]
-                 if critical is None else list(critical))
+        critical = ([n for n, m in twin.structures.items() if m.info.critical]
+                    if critical is None else list(critical))
+        names = list(dict.fromkeys([*critical, *(t for t in targets if t in twin.structures)]))
         moved = {}
         if organs:
             for name in names:
@@ -186,7 +199,8 @@ class DeformedAnatomy:
         if not moved:
             return cls({})
         deformed = PatientTwin(twin.labelmap, {n: m.model for n, m in moved.items()})
-        return cls(moved, CollisionWorld(deformed, critical=list(moved)), deformed)
+        world = CollisionWorld(deformed, critical=[n for n in moved if n in critical])
+        return cls(moved, world, deformed)
 
     def query(self, instrument: Instrument, pose: np.ndarray) -> CollisionReport:
         """Contacts, tip inside and clearances of an instrument against the moved structures."""
@@ -218,13 +232,57 @@ def _entry(report: CollisionReport, crossings: list[Crossing], name: str, findin
     return best
 
 
+def tip_to_target(model: StructureModel, tip_lps_mm: np.ndarray, inside: bool, *,
+                  rest_distance_mm: float | None = None, moved: MovedStructure | None = None
+                  ) -> TipToTarget:
+    """The tip against target structure ``model``: signed distance to its collision proxy.
+
+    Parameters
+    ----------
+    model : StructureModel
+        The target at rest with its collision proxy, LPS mm (``moved`` replaces it).
+    tip_lps_mm : (3,) float ndarray
+        Instrument tip, LPS mm.
+    inside : bool
+        Whether the tip lies inside the proxy (the collision query's inside test).
+    rest_distance_mm : float, optional
+        The signed distance on the rest anatomy (default: this one).
+    moved : MovedStructure, optional
+        The target carried by deformed organs: measured on its moved proxy, tagged with the
+        instruments and organs that moved it.
+    """
+    if moved is not None:
+        model = moved.model
+    nearest = model.collision.distance_to_point(tip_lps_mm)
+    distance = -float(nearest.distance_mm) if inside else float(nearest.distance_mm)
+    rest = distance if rest_distance_mm is None else float(rest_distance_mm)
+    point = tuple(map(float, nearest.closest_point_lps_mm))
+    if moved is None:
+        return TipToTarget(model.name, distance, point, rest)
+    return TipToTarget(model.name, distance, point, rest, moved.deformed_by, moved.carried_by,
+                       model.surface.vertices_lps_mm)
+
+
+def _retarget(findings: InstrumentFindings, anatomy: DeformedAnatomy,
+              report: CollisionReport) -> None:
+    """Measure the tip against its target again when the target moved."""
+    rest = findings.tip_to_target
+    moved = anatomy.moved.get(rest.structure) if rest is not None else None
+    if moved is None:
+        return
+    findings.tip_to_target = tip_to_target(
+        moved.model, findings.placement.tip_lps_mm, bool(report.inside.get(moved.name)),
+        rest_distance_mm=rest.rest_distance_mm, moved=moved)
+
+
 def remeasure(findings: InstrumentFindings, anatomy: DeformedAnatomy, *,
               pushed: Iterable[str] = ()) -> None:
     """Measure one instrument against the deformed structures again, in place.
 
-    Its clearances to and entries into the moved structures, and its path's crossings of them,
-    are replaced by their values on the deformed anatomy, tagged with the instruments that
-    deformed it. Other structures keep their rest values.
+    Its clearances to and entries into the moved structures, its path's crossings of them and
+    its tip's distance to its target (when the target moved) are replaced by their values on
+    the deformed anatomy, tagged with the instruments that deformed it. Other structures keep
+    their rest values.
 
     Parameters
     ----------
@@ -258,3 +316,4 @@ def remeasure(findings: InstrumentFindings, anatomy: DeformedAnatomy, *,
         entry = None if name in pushed else _entry(report, crossings, name, findings)
         if entry is not None:
             findings.entered[name] = replace(entry, deformed_by=by)
+    _retarget(findings, anatomy, report)

@@ -4,9 +4,10 @@ For every instrument placement: the path from entry to target and the structures
 collision at the placed pose (contacts, structures entered, clearance to every critical
 structure, BVHs built once), the ablation zone of probes, and for blunt instruments
 (retractors, graspers) the tissue they indent, solved with the corotational FEM (strain,
-contact force and pressure), after which the critical structures those organs carry are moved
-with them and every instrument's clearance to, and entry into, them is measured again on the
-deformed anatomy (:mod:`surgiplan.simulation.deformed_clearance`); for every incision: how close the
+contact force and pressure), after which the critical structures and the instruments' target
+structures those organs carry are moved with them and every instrument's clearance to, entry
+into, and tip distance to (its target) them is measured again on the deformed anatomy
+(:mod:`surgiplan.simulation.deformed_clearance`); for every incision: how close the
 cut, swept down to its depth, comes to each critical structure; for every pair of
 instruments: their clearance. The numbers fill a :class:`~surgiplan.risk.RiskContext` and
 the rule registry turns them into complications.
@@ -49,6 +50,7 @@ from surgiplan.simulation.deformed_clearance import (
     DeformedAnatomy,
     organ_deformations,
     remeasure,
+    tip_to_target,
 )
 
 ABLATION_ZONE_RADII_MM = (15.0, 15.0, 20.0)
@@ -71,7 +73,8 @@ class CheckResult:
         Critical first.
     deformed_vertices_lps_mm : dict of str to (n, 3) float ndarray
         Render-surface vertices (LPS mm) of every structure the plan deforms: organs pushed
-        by blunt instruments and the critical structures they carry; others are at rest.
+        by blunt instruments and the critical and target structures they carry; others are
+        at rest.
     """
 
     context: RiskContext
@@ -138,11 +141,17 @@ def instrument_findings(world: CollisionWorld, case: Case, placement: Instrument
         trajectory = analyse_trajectory(case.twin, placement.entry_lps_mm,
                                         placement.target_lps_mm)
     report = world.query(instrument, placement.pose)
+    target = _target_structure(trajectory, case.twin)
+    reach = None
+    if target is not None and instrument.category not in PUSHING_CATEGORIES:
+        reach = tip_to_target(case.twin.structure(target), placement.tip_lps_mm,
+                              bool(report.inside.get(target)))
     findings = InstrumentFindings(
-        placement=placement, instrument=instrument,
-        target_structure=_target_structure(trajectory, case.twin), trajectory=trajectory,
-        clearances=_clearances(report), entered=_entered(report, trajectory, placement.tip_lps_mm),
+        placement=placement, instrument=instrument, target_structure=target,
+        trajectory=trajectory, clearances=_clearances(report),
+        entered=_entered(report, trajectory, placement.tip_lps_mm),
         ablation_zone=_ablation_zone(placement) if instrument.category == "probe" else None,
+        tip_to_target=reach,
     )
     return findings
 
@@ -185,8 +194,8 @@ def _deformations(case: Case, findings: InstrumentFindings, cache: SimulationCac
 
 def deformed_anatomy(case: Case, world: CollisionWorld, context: RiskContext,
                      pushes: list[tuple[str, ContactDeformation]]) -> DeformedAnatomy:
-    """Carry the critical structures with the pushed organs and measure every instrument
-    against them again (:mod:`surgiplan.simulation.deformed_clearance`).
+    """Carry the critical structures and the instruments' targets with the pushed organs and
+    measure every instrument against them again (:mod:`surgiplan.simulation.deformed_clearance`).
 
     Parameters
     ----------
@@ -196,12 +205,14 @@ def deformed_anatomy(case: Case, world: CollisionWorld, context: RiskContext,
         The rest world (its critical structures are carried).
     context : RiskContext
         Findings on the rest anatomy; clearances, entries and path crossings of the moved
-        structures are replaced in place.
+        structures, and tip distances to moved targets, are replaced in place.
     pushes : list of (str, ContactDeformation)
         Placement id of each pushing instrument and a structure it deformed.
     """
+    targets = [f.tip_to_target.structure for f in context.instruments.values()
+               if f.tip_to_target is not None]
     anatomy = DeformedAnatomy.build(case.twin, organ_deformations(pushes),
-                                    critical=world.critical)
+                                    critical=world.critical, targets=targets)
     for item_id, findings in context.instruments.items():
         pushed = [d.structure for pusher, d in pushes if pusher == item_id]
         remeasure(findings, anatomy, pushed=pushed)
@@ -263,14 +274,18 @@ def _incision(world: CollisionWorld, case: Case, incision: Incision,
 def _deformed_vertices(case: Case, pushes: list[tuple[str, ContactDeformation]],
                        anatomy: DeformedAnatomy | None) -> dict[str, np.ndarray]:
     """Render-surface vertices of the pushed organs (through their embedding) and of the
-    critical structures they carry."""
+    critical and target structures they carry (a pushed organ that is also a target keeps
+    its embedding's vertices)."""
     out = {}
     for name, organ in organ_deformations(pushes).items():
         physics = case.twin.structure(name).physics
         if physics is not None:
             out[name] = physics.embedding.deform(organ.displacement_mm)
-    for name, moved in (anatomy.moved if anatomy is not None else {}).items():
-        out[name] = moved.model.surface.vertices_lps_mm
+    if anatomy is None or anatomy.world is None:
+        return out
+    for name, moved in anatomy.moved.items():
+        if name not in out or name in anatomy.world.critical:
+            out[name] = moved.model.surface.vertices_lps_mm
     return out
 
 
