@@ -14,7 +14,13 @@ from PIL import Image
 
 from surgiplan.errors import InputError
 from surgiplan.render import scene_items
-from surgiplan.render.offscreen import BACKGROUND, render_picture, save_picture
+from surgiplan.render.offscreen import (
+    BACKGROUND,
+    ApproachCamera,
+    OffscreenRenderer,
+    render_picture,
+    save_picture,
+)
 from surgiplan.twin.twin import DisplaySettings
 
 SIZE = (320, 240)
@@ -108,3 +114,94 @@ def test_without_a_display_pictures_render_through_egl(sample_case, tmp_path):
     image = np.load(tmp_path / "picture.npy")
     assert image.shape == (120, 160, 3)
     assert _share_of_colour(image, sample_case.twin.display["liver"].colour) > 0.05
+
+
+# ---- one renderer, many pictures ----------------------------------------------------------
+def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same shape, and at most 0.1 % of pixels more than 3 levels apart in any channel."""
+    if a.shape != b.shape:
+        return False
+    return float((np.abs(a.astype(int) - b).max(axis=2) > 3).mean()) <= 0.001
+
+
+def _hidden_skin(case) -> dict[str, DisplaySettings]:
+    return {"skin": DisplaySettings(case.twin.display["skin"].colour, visible=False)}
+
+
+def test_renderer_pictures_match_one_off_pictures(sample_case):
+    needle_1 = sample_case.plan.instruments["needle-1"]
+    needle_2 = sample_case.plan.instruments["needle-2"]
+    approach = ApproachCamera((0.2, 0.9, 0.1), needle_1.tip_lps_mm, 150.0, (0.0, 0.0, 1.0))
+    pictures = [("anterior", {"placement": needle_2}),
+                ("lateral", {"display": _hidden_skin(sample_case), "highlight": ("liver",)}),
+                ("along", {"placement": needle_1}),
+                ("approach", {"approach": approach, "see_through": ()}),
+                ("left", {})]
+    with OffscreenRenderer(sample_case, SIZE) as renderer:
+        shot = [renderer.picture(view, **options) for view, options in pictures]
+    for (view, options), image in zip(pictures, shot, strict=True):
+        alone = render_picture(sample_case, view, SIZE, **options)
+        assert _nearly_equal(image, alone), view
+    assert not _nearly_equal(shot[0], shot[4])  # the views do differ
+
+
+def test_display_overrides_do_not_leak_into_the_next_picture(sample_case):
+    liver = sample_case.twin.display["liver"].colour
+    with OffscreenRenderer(sample_case, SIZE, show_plan=False) as renderer:
+        first = renderer.picture("anterior", display=_hidden_skin(sample_case),
+                                 highlight=("liver",))
+        second = renderer.picture("anterior", see_through=())
+        assert renderer.scene.display["skin"] == sample_case.twin.display["skin"]
+    assert _share_of_colour(first, scene_items.HIGHLIGHT_COLOUR) > 0.02  # the liver, in red
+    assert _share_of_colour(second, scene_items.HIGHLIGHT_COLOUR) < 0.001
+    assert _share_of_colour(second, liver) < 0.001  # the skin is back, opaque
+    alone = render_picture(sample_case, "anterior", SIZE, see_through=(), show_plan=False)
+    assert _nearly_equal(second, alone)
+
+
+def _marker_centre(image: np.ndarray, colour) -> tuple[float, float]:
+    """(column, row) centroid of the pixels of exactly ``colour`` (0..1)."""
+    target = np.round(np.multiply(colour, 255))
+    rows, cols = np.nonzero(np.abs(image.astype(float) - target).max(axis=2) <= 2)
+    assert len(rows) > 10, "marker not in the picture"
+    return float(cols.mean()), float(rows.mean())
+
+
+def test_approach_camera_centres_its_focus_head_up(sample_case):
+    import pyvista as pv
+
+    with OffscreenRenderer(sample_case, SIZE, show_plan=False) as renderer:
+        bounds = renderer.scene.scene_bounds()
+        # in front of the body, off its centre: the anterior view would not centre it
+        focus = np.array([bounds[0] + 0.3 * (bounds[1] - bounds[0]), bounds[2] - 30.0,
+                          bounds[4] + 0.7 * (bounds[5] - bounds[4])])
+        for centre, colour in ((focus, (1.0, 0.0, 1.0)), (focus + (0, 0, 20.0), (0.0, 1.0, 1.0))):
+            renderer.plotter.add_mesh(pv.Sphere(radius=2.0, center=centre), color=colour,
+                                      lighting=False, reset_camera=False)
+        camera = ApproachCamera((0.0, 1.0, 0.0), focus, 120.0, (0.0, 0.0, 1.0))
+        image = renderer.picture("approach", approach=camera)
+        x, y = renderer.scene.display_point(focus)
+        renderer.picture("anterior")
+        front_x, front_y = renderer.scene.display_point(focus)
+    centre = ((SIZE[0] - 1) / 2, (SIZE[1] - 1) / 2)
+    assert abs(x - SIZE[0] / 2) < 0.5 and abs(y - SIZE[1] / 2) < 0.5
+    column, row = _marker_centre(image, (1.0, 0.0, 1.0))
+    assert abs(column - centre[0]) < 1.5 and abs(row - centre[1]) < 1.5
+    above_column, above_row = _marker_centre(image, (0.0, 1.0, 1.0))
+    assert abs(above_column - column) < 1.5 and above_row < row - 10  # superior is up
+    assert abs(front_x - SIZE[0] / 2) > 10 or abs(front_y - SIZE[1] / 2) > 10
+
+
+def test_approach_view_needs_a_valid_camera(sample_case):
+    with pytest.raises(InputError, match="approach"):
+        render_picture(sample_case, "approach", SIZE)
+    with pytest.raises(InputError, match="up"):
+        ApproachCamera((0.0, 0.0, 2.0), (0.0, 0.0, 0.0), 100.0, (0.0, 0.0, 1.0))
+    with pytest.raises(InputError, match="direction"):
+        ApproachCamera((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 100.0)
+    with pytest.raises(InputError, match="distance"):
+        ApproachCamera((0.0, 1.0, 0.0), (0.0, 0.0, 0.0), 0.0)
+    renderer = OffscreenRenderer(sample_case, (64, 48), show_plan=False)
+    renderer.close()
+    with pytest.raises(InputError, match="closed"):
+        renderer.picture("anterior")
