@@ -1,11 +1,12 @@
 """The report's pictures: the twin rendered off-screen, and the charts.
 
-Views (:func:`surgiplan.render.offscreen.render_picture`, no window): anterior, lateral (the
-patient's right), the planned approach, and along each instrument with a path. The approach
-view looks along the mean direction of the instruments' paths at the centre of their targets,
-from :data:`surgiplan.render.scene.DEFAULT_REACH_MM` away, head up: what the surgeon faces
-when starting the approach. Incisions are traced once (the plan check already traced them)
-and handed to every view. Charts come from :mod:`surgiplan.render.charts` on the Agg canvas.
+Views (one :class:`surgiplan.render.offscreen.OffscreenRenderer`, no window, the scene built
+once): anterior, lateral (the patient's right), the planned approach, and along each
+instrument with a path. The approach view looks along the mean direction of the instruments'
+paths at the centre of their targets, from :data:`surgiplan.render.scene.DEFAULT_REACH_MM`
+away, head up: what the surgeon faces when starting the approach. Incisions are traced once
+(the plan check already traced them) and handed to the renderer. Charts come from
+:mod:`surgiplan.render.charts` on the Agg canvas.
 """
 
 from __future__ import annotations
@@ -24,13 +25,18 @@ from surgiplan.plan.model import InstrumentPlacement
 from surgiplan.progress import ProgressCallback, report
 from surgiplan.rehearsal import RehearsalRun
 from surgiplan.render.charts import distance_profile_figure, figure_png, progress_figure
-from surgiplan.render.offscreen import render_picture
+from surgiplan.render.offscreen import ApproachCamera, OffscreenRenderer
+from surgiplan.render.scene import DEFAULT_REACH_MM
 from surgiplan.report.profiles import DistanceProfile, path_of
 from surgiplan.simulation.plan_check import CheckResult
 from surgiplan.twin.twin import DisplaySettings
 
 PICTURE_SIZE = (800, 600)
 """Rendered views, pixels (width, height)."""
+PNG_COMPRESS_LEVEL = 6
+"""zlib level of the rendered views' PNGs. Pillow's ``optimize`` (level 9 and a filter search)
+made the sample case's five 800 x 600 views 8 % smaller (700 kB instead of 765 kB) at 5-20
+times the encoding time: 2.4 s, most of the views step."""
 CHART_DPI = 150
 CHART_MAX_MM = 40.0
 """Top of the clearance charts' axis (mm): farther structures leave the chart."""
@@ -38,8 +44,6 @@ ORGAN_OPACITY = 0.3
 """Opacity of the soft organs in the approach and along views."""
 TARGET_OPACITY = 0.6
 """Opacity of the instruments' target structures in those views."""
-APPROACH_VIEW_ID = "report-approach-view"
-"""Id of the camera placement of the approach view (not a plan item: nothing is hidden)."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,10 @@ class Picture:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """An (h, w, 3) uint8 picture as PNG bytes."""
+    """An (h, w, 3) uint8 picture as PNG bytes, zlib level :data:`PNG_COMPRESS_LEVEL`."""
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
+        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
@@ -78,9 +83,14 @@ def _png_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-def approach_placement(placements: Sequence[InstrumentPlacement]) -> InstrumentPlacement | None:
-    """A camera "placement" looking along the instruments' mean path direction at the centre
-    of their targets, superior up; ``None`` when no instrument has a path."""
+def approach_camera(placements: Sequence[InstrumentPlacement]) -> ApproachCamera | None:
+    """The camera of the approach view; ``None`` when no instrument has a path.
+
+    It looks along the instruments' mean path direction (entry to target; from the front,
+    +y, when the paths cancel out) at the centre of their targets (LPS mm), from
+    :data:`~surgiplan.render.scene.DEFAULT_REACH_MM` away, superior up (posterior up when
+    looking nearly head to foot or foot to head).
+    """
     paths = [p for p in (path_of(placement) for placement in placements) if p is not None]
     if not paths:
         return None
@@ -92,12 +102,8 @@ def approach_placement(placements: Sequence[InstrumentPlacement]) -> InstrumentP
     up = np.array([0.0, 0.0, 1.0])
     if abs(axis @ up) > 0.95:
         up = np.array([0.0, -1.0, 0.0])
-    up = up - (up @ axis) * axis
-    up /= np.linalg.norm(up)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2] = np.cross(up, axis), up, axis
-    pose[:3, 3] = np.mean([t for _, t in paths], axis=0)
-    return InstrumentPlacement(APPROACH_VIEW_ID, "approach_view", pose)
+    focus_lps_mm = np.mean([t for _, t in paths], axis=0)
+    return ApproachCamera(axis, focus_lps_mm, DEFAULT_REACH_MM, up)
 
 
 def see_inside(case: Case, check: CheckResult) -> dict[str, DisplaySettings]:
@@ -115,39 +121,59 @@ def see_inside(case: Case, check: CheckResult) -> dict[str, DisplaySettings]:
     return out
 
 
+@dataclass(frozen=True)
+class _View:
+    """One rendered view of the report: its picture's key, title and caption, and camera."""
+
+    key: str
+    title: str
+    caption: str
+    placement: InstrumentPlacement | None = None
+    approach: ApproachCamera | None = None
+
+
+def _views(case: Case) -> list[_View]:
+    """Anterior, lateral, the approach (when an instrument has a path), along each path."""
+    views = [_View("anterior", "Anterior view", "The twin and the plan seen from the front."),
+             _View("lateral", "Lateral view",
+                   "The twin and the plan seen from the patient's right.")]
+    approach = approach_camera(list(case.plan.instruments.values()))
+    if approach is not None:
+        views.append(_View("approach", "Planned approach",
+                           "Looking along the instruments' mean path direction at their "
+                           "targets.", approach=approach))
+    for placement in case.plan.instruments.values():
+        if path_of(placement) is not None:
+            views.append(_View(f"along:{placement.id}", f"Along {placement.id}",
+                               f"Probe's-eye view down {placement.id} "
+                               f"({placement.instrument}) towards its target; structures it "
+                               "is flagged against are emphasised.", placement=placement))
+    return views
+
+
 def twin_pictures(case: Case, check: CheckResult, catalogue: Catalogue, *,
                   size: tuple[int, int] = PICTURE_SIZE,
                   progress: ProgressCallback | None = None) -> list[Picture]:
-    """Render the twin and plan from the standard views (see the module docstring)."""
+    """Render the twin and plan from the standard views (see the module docstring), all
+    with one off-screen renderer."""
     paths = {item_id: f.path.path_lps_mm for item_id, f in check.context.incisions.items()}
     flagged: dict[str, tuple[str, ...]] = {}
     for c in check.complications:
         flagged[c.item_id or ""] = flagged.get(c.item_id or "", ()) + tuple(c.structures)
-    views = [("anterior", "Anterior view", "The twin and the plan seen from the front.", None),
-             ("lateral", "Lateral view", "The twin and the plan seen from the patient's right.",
-              None)]
-    approach = approach_placement(list(case.plan.instruments.values()))
-    if approach is not None:
-        views.append(("approach", "Planned approach",
-                      "Looking along the instruments' mean path direction at their targets.",
-                      approach))
-    for placement in case.plan.instruments.values():
-        if path_of(placement) is not None:
-            views.append((f"along:{placement.id}", f"Along {placement.id}",
-                          f"Probe's-eye view down {placement.id} ({placement.instrument}) "
-                          "towards its target; structures it is flagged against are "
-                          "emphasised.", placement))
+    views = _views(case)
     inside = see_inside(case, check)
     pictures = []
-    for done, (key, title, caption, placement) in enumerate(views):
-        report(progress, done, len(views), f"Rendering the {title.lower()}")
-        view = key.split(":")[0] if placement is None else "along"
-        highlight = flagged.get(placement.id, ()) if placement is not None else ()
-        image = render_picture(case, view, size, catalogue=catalogue, placement=placement,
-                               incision_paths=paths, display=inside if placement else None,
-                               highlight=tuple(dict.fromkeys(highlight)))
-        pictures.append(Picture(key, title, caption, png_bytes(image), (image.shape[1],
-                                                                         image.shape[0])))
+    with OffscreenRenderer(case, size, catalogue=catalogue, incision_paths=paths) as renderer:
+        for done, view in enumerate(views):
+            report(progress, done, len(views), f"Rendering the {view.title.lower()}")
+            placement = view.placement
+            highlight = flagged.get(placement.id, ()) if placement is not None else ()
+            inner = placement is not None or view.approach is not None
+            image = renderer.picture(view.key.split(":")[0], placement=placement,
+                                     approach=view.approach, display=inside if inner else None,
+                                     highlight=tuple(dict.fromkeys(highlight)))
+            pictures.append(Picture(view.key, view.title, view.caption, png_bytes(image),
+                                    (image.shape[1], image.shape[0])))
     report(progress, len(views), len(views), "Views rendered")
     return pictures
 
