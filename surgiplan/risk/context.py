@@ -197,6 +197,12 @@ class InstrumentFindings:
     def item_id(self) -> str:
         return self.placement.id
 
+    def tip_to_target_structure(self) -> TipToTarget | None:
+        """``tip_to_target`` when it measures ``target_structure`` (a caller that renamed the
+        target, as a rehearsal keeping the planned one, leaves it unread), else ``None``."""
+        reach = self.tip_to_target
+        return reach if reach is not None and reach.structure == self.target_structure else None
+
     def target_lps_mm(self) -> np.ndarray:
         """The aimed point: the trajectory's target, the placement's, else the tip (LPS mm)."""
         if self.trajectory is not None:
@@ -333,7 +339,7 @@ class RiskContext:
         findings = self.instruments.get(item_id or "")
         if findings is None:
             return ()
-        target = findings.tip_to_target
+        target = findings.tip_to_target_structure()
         found = [*getattr(findings.clearances.get(structure), "deformed_by", ()),
                  *getattr(findings.entered.get(structure), "deformed_by", ()),
                  *(target.deformed_by if target is not None and target.structure == structure

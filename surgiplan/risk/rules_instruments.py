@@ -65,7 +65,7 @@ def _holds_target(context: RiskContext, findings: InstrumentFindings, name: str)
     (:attr:`TipToTarget.carried_by`: the path's crossings of the moved target no longer meet
     the organ's rest crossings).
     """
-    target = findings.tip_to_target
+    target = findings.tip_to_target_structure()
     if target is not None and name in target.carried_by:
         return True
     trajectory = findings.trajectory
@@ -190,9 +190,9 @@ class TrajectoryBlocked(Rule):
     """The path crosses bone, is longer than the instrument reaches, or a retractor's push
     moves the target off the tip.
 
-    The last reads :attr:`InstrumentFindings.tip_to_target`: critical when the tip, inside
-    its target at rest, lies outside it on the deformed anatomy (threshold 0 mm: the tip is
-    outside or it is not; no tolerance is added).
+    The last reads :attr:`InstrumentFindings.tip_to_target` (of the target structure):
+    critical when the tip, inside its target at rest, lies outside it on the deformed anatomy
+    (threshold 0 mm: the tip is outside or it is not; no tolerance is added).
     """
 
     id = "trajectory_blocked"
@@ -247,7 +247,7 @@ class TrajectoryBlocked(Rule):
             location_lps_mm=findings.target_lps_mm(), item_id=findings.item_id)]
 
     def _missed(self, context: RiskContext, findings: InstrumentFindings) -> list[Complication]:
-        target = findings.tip_to_target
+        target = findings.tip_to_target_structure()
         if target is None or not target.moved_away:
             return []
         message = (f"{instrument_noun(findings.instrument)} tip lies "

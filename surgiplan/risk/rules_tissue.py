@@ -158,7 +158,7 @@ def _target_vertices(context: RiskContext, findings: InstrumentFindings,
                      tumour: str) -> np.ndarray:
     """Render-surface vertices ``(n, 3)`` LPS mm of the target: where a push moved it, else at
     rest."""
-    target = findings.tip_to_target
+    target = findings.tip_to_target_structure()
     if target is not None and target.structure == tumour and target.surface_lps_mm is not None:
         return np.asarray(target.surface_lps_mm, dtype=float)
     return context.twin.structures[tumour].surface.vertices_lps_mm

@@ -102,3 +102,13 @@ def test_the_ablation_margin_reads_the_moved_tumour(body):
     assert after.value == pytest.approx(before.value - 3.0, abs=0.3)
     assert after.message.endswith(NOTE)
     assert after.location_lps_mm[1] < 40.0 - 10.0
+
+
+def test_a_renamed_target_leaves_the_tip_measure_unread(body):
+    """A rehearsal keeps the planned target name while the tip measure is of where the tip is:
+    a measure of another structure is not the target's."""
+    elsewhere = TipToTarget("liver", 2.0, (0.0, 38.0, 0.0), -5.0, ("retractor-1",), ("liver",))
+    ctx = context(_aimed(body, elsewhere), _retractor(), twin=body)
+    assert ctx.instruments["needle-1"].tip_to_target_structure() is None
+    assert get_rule("trajectory_blocked").evaluate(ctx) == []
+    assert ctx.deformed_by("needle-1", "tumour") == ()
