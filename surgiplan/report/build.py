@@ -184,8 +184,23 @@ def _instruments(case: Case, check: CheckResult, profiles: list[DistanceProfile]
             () if trajectory is None else tuple(
                 f"{c.structure} {c.enter_mm:.1f}-{c.leave_mm:.1f} mm"
                 for c in trajectory.crossings),
-            "" if closest is None else f"{closest[0]} {closest[1]:.1f} mm"))
+            "" if closest is None else f"{closest[0]} {closest[1]:.1f} mm",
+            _tip_text(findings)))
     return tuple(out)
+
+
+def _tip_text(findings) -> str:
+    """Where the tip stands against its target structure (see :class:`InstrumentRow`)."""
+    reach = None if findings is None else findings.tip_to_target_structure()
+    if reach is None:
+        return ""
+    where = (f"{-reach.distance_mm:.1f} mm inside" if reach.distance_mm <= 0
+             else f"{reach.distance_mm:.1f} mm outside")
+    text = f"{where} {reach.structure}"
+    if reach.deformed_by:
+        text += (" on the deformed anatomy after retraction by "
+                 + ", ".join(reach.deformed_by))
+    return text
 
 
 def _complications(case: Case, check: CheckResult

@@ -184,8 +184,9 @@ def _plan(b: _Builder) -> None:
         (0.11, 0.14, 0.15, 0.15, 0.08, 0.08, 0.12, 0.17), numeric=(4,)))
     for row in model.instruments:
         crossed = "; ".join(row.crossed) or "no structure"
+        tip = f" Tip: {row.tip}." if row.tip else ""
         b.add(Heading(f"{row.id}: {row.instrument_name}", 3),
-              Text(f"Path crosses: {crossed}."))
+              Text(f"Path crosses: {crossed}.{tip}"))
         b.figures(f"along:{row.id}", f"distance:{row.id}")
 
 

@@ -96,7 +96,9 @@ class InstrumentRow:
 
     ``entry_lps_mm``/``target_lps_mm`` are ``None`` without a path; ``crossed`` lists the
     structures crossed as "name a-b mm"; ``closest`` is "structure x.x mm" (the smallest
-    clearance along the path) or empty.
+    clearance along the path) or empty; ``tip`` says where the tip stands against the target
+    structure ("1.4 mm inside tumour", "0.6 mm outside tumour on the deformed anatomy after
+    retraction by retractor-1") or is empty.
     """
 
     id: str
@@ -109,6 +111,7 @@ class InstrumentRow:
     target_structure: str | None
     crossed: tuple[str, ...]
     closest: str
+    tip: str = ""
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,10 @@ def test_clearance_profiles_agree_with_the_check(written, sample):
     rows = {r.id: r for r in model.instruments}
     assert rows["needle-2"].closest.startswith("portal_vein ")
     assert rows["needle-1"].target_structure == "tumour"
+    reach = check.context.instruments["needle-1"].tip_to_target
+    assert reach.distance_mm <= 0  # the planned tip is in the tumour
+    assert rows["needle-1"].tip == f"{-reach.distance_mm:.1f} mm inside tumour"
+    assert f"Tip: {rows['needle-1'].tip}." in " ".join(pdf_text(written[1].pdf).split())
 
 
 def test_deformation_summary_of_a_needle_plan_is_empty(written):
