@@ -154,6 +154,9 @@ def _twin(b: _Builder) -> None:
                  "Watertight"), rows, (0.22, 0.14, 0.1, 0.14, 0.14, 0.13, 0.13),
                 swatches=tuple(hex_colour(s.colour) for s in b.model.structures),
                 numeric=(3, 4, 5)))
+    if b.model.face_hidden:
+        b.add(Text(f"Left out of the pictures and the export: {', '.join(b.model.face_hidden)} "
+                   "(on a head or neck scan its surface can show the patient's face).", "note"))
     b.figures("lateral", "approach")
 
 

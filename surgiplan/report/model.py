@@ -229,6 +229,8 @@ class ReportModel:
     provenance: ProvenanceSection
     identified: bool = False
     landmarks: tuple[tuple[str, str, tuple[float, float, float]], ...] = ()
+    face_hidden: tuple[str, ...] = ()
+    """Structures left out of the pictures (and the bundle): a head scan's face surfaces."""
     """(id, label, point LPS mm) of each plan landmark."""
 
     @property

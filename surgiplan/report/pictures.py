@@ -152,16 +152,19 @@ def _views(case: Case) -> list[_View]:
 
 
 def twin_pictures(case: Case, check: CheckResult, catalogue: Catalogue, *,
-                  size: tuple[int, int] = PICTURE_SIZE,
+                  size: tuple[int, int] = PICTURE_SIZE, hidden: Sequence[str] = (),
                   progress: ProgressCallback | None = None) -> list[Picture]:
     """Render the twin and plan from the standard views (see the module docstring), all
-    with one off-screen renderer."""
+    with one off-screen renderer; the structures ``hidden`` (a head scan's face surfaces) are
+    left out of every view."""
     paths = {item_id: f.path.path_lps_mm for item_id, f in check.context.incisions.items()}
     flagged: dict[str, tuple[str, ...]] = {}
     for c in check.complications:
         flagged[c.item_id or ""] = flagged.get(c.item_id or "", ()) + tuple(c.structures)
     views = _views(case)
-    inside = see_inside(case, check)
+    hide = {name: DisplaySettings(case.twin.display[name].colour, 0.0, False)
+            for name in hidden if name in case.twin.display}
+    inside = {**see_inside(case, check), **hide}
     pictures = []
     with OffscreenRenderer(case, size, catalogue=catalogue, incision_paths=paths) as renderer:
         for done, view in enumerate(views):
@@ -170,7 +173,8 @@ def twin_pictures(case: Case, check: CheckResult, catalogue: Catalogue, *,
             highlight = flagged.get(placement.id, ()) if placement is not None else ()
             inner = placement is not None or view.approach is not None
             image = renderer.picture(view.key.split(":")[0], placement=placement,
-                                     approach=view.approach, display=inside if inner else None,
+                                     approach=view.approach,
+                                     display=inside if inner else (hide or None),
                                      highlight=tuple(dict.fromkeys(highlight)))
             pictures.append(Picture(view.key, view.title, view.caption, png_bytes(image),
                                     (image.shape[1], image.shape[0])))

@@ -9,7 +9,7 @@ PDF, optionally the HTML and the export bundle. Every file is written atomically
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from surgiplan.case.model import Case
@@ -95,6 +95,7 @@ class ReportResult:
             "rehearsal_attempts": len(self.model.attempts), "pictures": self.pictures,
             "patient_reference": self.model.cover.patient_reference,
             "identified": self.model.identified,
+            "face_left_out": list(self.model.face_hidden),
         }
 
 
@@ -183,7 +184,9 @@ def write_report(case: Case, pdf_path: str | os.PathLike[str], *,
     model = build_model(case, check, profiles, runs, catalogue, ModelOptions(
         options.title, options.author, options.date, options.identify,
         case_title=options.case_title))
-    pictures = twin_pictures(case, check, catalogue, size=options.picture_size,
+    hidden = () if options.keep_face else identity.face_surfaces(case)
+    model = replace(model, face_hidden=tuple(hidden))
+    pictures = twin_pictures(case, check, catalogue, size=options.picture_size, hidden=hidden,
                              progress=_stage(progress, 2))
     report(_stage(progress, 3), 0, 1, "Drawing the charts")
     pictures += chart_pictures(case, check, profiles, runs)

@@ -3,6 +3,7 @@ bundle unless asked for; other scans keep every structure."""
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 
@@ -10,15 +11,20 @@ import nibabel as nib
 import numpy as np
 import pytest
 import trimesh
+from PIL import Image
 
 from surgiplan.case.case_file import load_case
 from surgiplan.case.create import create_case
 from surgiplan.imaging import load_series, scan_folder
+from surgiplan.plan.catalogue import load_catalogue
+from surgiplan.report import ReportOptions, write_report
 from surgiplan.report.bundle import write_bundle
 from surgiplan.report.identity import face_surfaces, holds_face
+from surgiplan.report.pictures import twin_pictures
 from surgiplan.sample_case import sample_case_file
 from surgiplan.segmentation.recipe import SegmentationRecipe
 from surgiplan.simulation.plan_check import check_case
+from tests.report.helpers import pdf_text
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +83,24 @@ def test_head_bundle_keeps_the_face_when_asked(head_case, tmp_path):
     assert result.left_out == () and set(result.meshes) == {"skin", "bone"}
     labels = np.asarray(nib.load(result.files["labels"]).dataobj)
     assert case.twin.labelmap.structure("skin").label in np.unique(labels)
+
+
+def test_head_report_pictures_leave_the_face_out_unless_asked(head_case, tmp_path):
+    case, check = head_case
+    plain = write_report(case, tmp_path / "plain.pdf",
+                         options=ReportOptions(picture_size=(240, 180)))
+    kept = write_report(case, tmp_path / "kept.pdf",
+                        options=ReportOptions(picture_size=(240, 180), keep_face=True))
+    assert plain.to_json()["face_left_out"] == ["skin"] and kept.to_json()["face_left_out"] == []
+    text = " ".join(pdf_text(plain.pdf).split())
+    assert "Left out of the pictures and the export: skin" in text
+    assert "Left out of the pictures" not in pdf_text(kept.pdf)
+
+    def anterior(hidden) -> np.ndarray:
+        [picture] = [p for p in twin_pictures(case, check, load_catalogue(), size=(240, 180),
+                                              hidden=hidden) if p.key == "anterior"]
+        return np.asarray(Image.open(io.BytesIO(picture.png)).convert("RGB"), dtype=float)
+
+    without, with_face = anterior(("skin",)), anterior(())
+    changed = np.abs(without - with_face).max(axis=2) > 30
+    assert changed.mean() > 0.05  # the face in front of the skull is gone
