@@ -23,12 +23,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel
 
 from surgiplan.case.session import aimed, nudged
-from surgiplan.cli_rehearse import case_key
 from surgiplan.errors import SurgiPlanError
 from surgiplan.plan.model import InstrumentPlacement, Plan
 from surgiplan.plan.placement import pose_along
 from surgiplan.rehearsal.codec import StoreRun, case_runs, export_runs
-from surgiplan.rehearsal.history import AttemptHistory
+from surgiplan.rehearsal.history import AttemptHistory, case_key
 from surgiplan.rehearsal.live import PHYSICS_RATE_HZ, PoseSampler, ToolPose, check_at, start_pose
 from surgiplan.rehearsal.run import RehearsalRun, record_run
 from surgiplan.ui.live_check import snapshot
@@ -95,11 +94,10 @@ class RehearsalMode(QObject):
         return ToolPose.of(self.driven.tip_lps_mm, self.driven.axis)
 
     def history_key(self) -> str:
-        """The attempt-history key of the open case (:func:`surgiplan.cli_rehearse.case_key`
+        """The attempt-history key of the open case (:func:`surgiplan.rehearsal.history.case_key`
         of the case and its file; an unsaved case is keyed by its content hash)."""
         session = self.window.session
-        path = session.path or Path("untitled.surgiplan")
-        return case_key(session.case, path)
+        return case_key(session.case, session.path)
 
     # ---- start, stop, abort -------------------------------------------------------------
     def start(self) -> bool:
@@ -328,13 +326,9 @@ class RehearsalMode(QObject):
             window.show_error("this case holds no rehearsal run yet: rehearse first "
                               "(Rehearse > Start)")
             return
-        debrief = getattr(window, "debrief", None)
-        if debrief is None:
-            window.show_error("the debrief is not available in this version")
-            return
         run = self.ask_run(runs)
         if run is not None:
-            debrief.show_run(run)
+            window.debrief.show_run(run)
 
     def export_runs(self) -> Path | None:
         """Write the case's runs as JSON Lines (one run per line)."""
