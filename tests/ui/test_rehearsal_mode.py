@@ -91,6 +91,14 @@ def test_keyboard_rehearsal_is_sampled_scored_stored_and_kept(qtbot, sample_wind
     path = window.rehearsal.export_runs()
     assert path.read_text().count("\n") == 1 and run.id in path.read_text()
 
+    window.debrief.close_replay()
+    window.debrief.dock.hide()
+    offered = []
+    window.rehearsal.ask_run = lambda runs: offered.extend(runs) or runs[-1]
+    window.menus.debrief_action.trigger()  # Rehearse > Debrief of a stored run...
+    assert [r.id for r in offered] == [run.id]
+    assert window.debrief.run.id == run.id and window.debrief.dock.isVisible()
+
 
 def test_driving_into_the_portal_vein_fails_and_history_survives_reopening(qtbot,
                                                                            sample_window):
