@@ -22,7 +22,7 @@ display, highlight, selected instrument and camera; unlike the peer it also draw
 (incisions, instruments, highlights, see-through organs) and encodes each view as PNG. The
 script reports; it exits 0 unless it crashes.
 
-Sample case, 800 x 600 views, 2 cores shared with other work (2025-11-26): before the single
+Sample case, 800 x 600 views, 2 cores shared with other work (2026-11-26): before the single
 renderer (a fresh plotter and scene per view, PNGs ``optimize``-d) the views took 3.5 s for 5
 views against 1.3 s for the peer in the same run (ratio 2.7; 3.6 s vs 0.9 s, 3.8, in an
 earlier run); see README.md for the current figures.
