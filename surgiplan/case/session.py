@@ -25,7 +25,7 @@ from surgiplan.case.case_file import (
     save_case,
 )
 from surgiplan.case.model import Case
-from surgiplan.case.twin_edits import AddStructure, EditStructure, SetDisplay
+from surgiplan.case.twin_edits import AddStructure, EditStructure, RenameStructure, SetDisplay
 from surgiplan.errors import InputError
 from surgiplan.events import EventEmitter
 from surgiplan.plan.catalogue import Catalogue, load_catalogue
@@ -277,6 +277,23 @@ class CaseSession:
         """Add a structure built off the GUI thread (e.g. grown from a seed)."""
         self.stack.push(AddStructure(self.case.twin, self.structure_events, model))
         self.case.provenance.add_step("add_structure", structure=model.name)
+
+    def rename_structure(self, old: str, new: str) -> None:
+        """Rename structure ``old`` to ``new`` in the twin and every plan reference (one undo
+        step; see :class:`~surgiplan.case.twin_edits.RenameStructure`). Leading and trailing
+        spaces are dropped; the same name again changes nothing.
+
+        Raises
+        ------
+        InputError
+            For the names :func:`~surgiplan.case.twin_edits.check_new_name` refuses; nothing
+            is changed then.
+        """
+        new = new.strip()
+        if new == old and old in self.case.twin.structures:
+            return
+        self.stack.push(RenameStructure(self.case.twin, self.structure_events, old, new))
+        self.case.provenance.add_step("rename_structure", structure=old, new_name=new)
 
     def undo(self) -> None:
         self.stack.undo()

@@ -1,24 +1,42 @@
 """Undoable edits of a :class:`~surgiplan.twin.PatientTwin`: display, structure table, structures.
 
 These commands share the plan's :class:`~surgiplan.plan.commands.UndoStack`, so one Undo
-covers every change a user makes to a case. They ignore the ``plan`` argument the stack
-passes and act on the twin they hold; each emits an :class:`~surgiplan.events.Event` on the
-twin-edit emitter (collection ``"structures"``) so views refresh.
+covers every change a user makes to a case. They act on the twin they hold (only
+:class:`RenameStructure` also edits the ``plan`` the stack passes: the plan names structures);
+each emits an :class:`~surgiplan.events.Event` on the twin-edit emitter (collection
+``"structures"``) so views refresh.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from surgiplan.errors import InputError
 from surgiplan.events import Event, EventEmitter
-from surgiplan.plan.model import Plan
+from surgiplan.plan.model import Incision, Measurement, Plan
 from surgiplan.twin.tissues import load_tissues
 from surgiplan.twin.twin import DisplaySettings, PatientTwin, StructureModel
 
 EDITABLE_FIELDS = ("tissue", "critical", "colour")
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?")
+"""Names a structure may be given (:class:`RenameStructure`): 1 to 64 ASCII letters, digits,
+``_``, ``-`` and ``.``, beginning and ending with a letter or a digit. Such a name is its own
+file name (:func:`surgiplan.twin.outputs.safe_name` leaves it unchanged, so exported meshes
+are called after it), a single word in a 3D Slicer colour table (``label name R G B A``) and
+a plain value in a ``.seg.nrrd`` header; no path separator, space, quote or control
+character can reach a file name, the label map or a report."""
+RESERVED_FILE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)])
+"""Names Windows refuses as file names (with any extension): exports of them would fail."""
+BODY_OUTLINE = "skin"
+"""The body outline, which planning finds by this name (skin entry points, entry angles,
+incisions drawn with Ctrl+K, growing inside the body): it keeps its name."""
 
 
 @dataclass
@@ -128,3 +146,124 @@ class AddStructure:
         self.twin.display.pop(name, None)
         self.events.emit(Event("removed", "structures", name))
 
+
+
+def check_new_name(twin: PatientTwin, old: str, new: str) -> None:
+    """Refuse renaming structure ``old`` of ``twin`` to ``new`` unless every rule holds.
+
+    Raises
+    ------
+    InputError
+        ``old`` is unknown or is the body outline; ``new`` is empty, breaks
+        :data:`NAME_PATTERN`, is reserved by Windows, or is already used by another structure
+        (ignoring case: ``Liver`` and ``liver`` would share a file on macOS and Windows).
+    """
+    twin.structure(old)
+    if old == BODY_OUTLINE:
+        raise InputError(f"{BODY_OUTLINE!r} is the body outline planning finds by name (skin "
+                         "entry points, incisions): it keeps its name; rename other structures")
+    if not new:
+        raise InputError(f"a structure needs a name: type a new name for {old!r}")
+    if not NAME_PATTERN.fullmatch(new):
+        raise InputError(f"{new!r} cannot name a structure: use 1 to 64 letters, digits, '_', "
+                         "'-' or '.', beginning and ending with a letter or digit "
+                         "(e.g. portal_vein_main)")
+    if new.split(".")[0].lower() in RESERVED_FILE_NAMES:
+        raise InputError(f"{new!r} is a reserved file name on Windows: choose another name")
+    clash = [name for name in twin.structures
+             if name != old and name.lower() == new.lower()]
+    if clash:
+        raise InputError(f"a structure named {clash[0]!r} already exists: choose another name")
+
+
+def _renamed_keys(mapping: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """``mapping`` with key ``old`` called ``new``, in the same order."""
+    return {new if key == old else key: value for key, value in mapping.items()}
+
+
+def _renamed_thresholds(thresholds: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """Threshold overrides with ``per_structure`` entries of ``old`` moved to ``new``.
+
+    Raises
+    ------
+    InputError
+        When a rule already has a ``per_structure`` entry for ``new``.
+    """
+    renamed = copy.deepcopy(thresholds)
+    for rule_id, entry in renamed.items():
+        per = entry.get("per_structure") if isinstance(entry, dict) else None
+        if not per or old not in per:
+            continue
+        if new in per:
+            raise InputError(f"the plan's thresholds of {rule_id} already have an entry for "
+                             f"{new!r}: remove it (Plan > Thresholds) or choose another name")
+        entry["per_structure"] = _renamed_keys(per, old, new)
+    return renamed
+
+
+@dataclass
+class RenameStructure:
+    """Give a structure a new name everywhere it is named, as one undo step.
+
+    Renamed: the twin's ``structures`` key (same position) and the model's
+    :class:`StructureInfo`, the label map's table entry, the ``display`` key, the plan's
+    incisions drawn on it, measurements naming it and ``per_structure`` threshold overrides.
+    Recorded rehearsal runs keep the names they were recorded with (they are history).
+    The model is replaced by a renamed copy (live checks may hold the old one); undo puts
+    back the very objects and tables it replaced.
+
+    Emits ``Event("renamed", "structures", <name now>, <name before>)``.
+    """
+
+    twin: PatientTwin
+    events: EventEmitter
+    old: str
+    new: str
+    _saved: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"rename {self.old} to {self.new}"
+
+    def do(self, plan: Plan) -> None:
+        check_new_name(self.twin, self.old, self.new)
+        thresholds = _renamed_thresholds(plan.thresholds, self.old, self.new)
+        twin, labelmap = self.twin, self.twin.labelmap
+        model = twin.structures[self.old]
+        info = labelmap.structure(self.old)
+        self._saved = {"structures": twin.structures, "display": twin.display,
+                       "info": info, "index": labelmap.structures.index(info),
+                       "thresholds": plan.thresholds, "items": self._plan_items(plan)}
+        new_info = replace(model.info, name=self.new)
+        labelmap.structures[self._saved["index"]] = replace(info, name=self.new)
+        twin.structures = _renamed_keys(twin.structures, self.old, self.new)
+        twin.structures[self.new] = replace(model, info=new_info, notes=list(model.notes))
+        twin.display = _renamed_keys(twin.display, self.old, self.new)
+        plan.thresholds = thresholds
+        for collection, item in self._saved["items"]:
+            plan._put(collection, self._renamed_item(item))
+        self.events.emit(Event("renamed", "structures", self.new, self.old))
+
+    def undo(self, plan: Plan) -> None:
+        saved = self._saved
+        self.twin.labelmap.structures[saved["index"]] = saved["info"]
+        self.twin.structures = saved["structures"]
+        self.twin.display = saved["display"]
+        plan.thresholds = saved["thresholds"]
+        for collection, item in saved["items"]:
+            plan._put(collection, item)
+        self.events.emit(Event("renamed", "structures", self.old, self.new))
+
+    def _plan_items(self, plan: Plan) -> list[tuple[str, Incision | Measurement]]:
+        """The plan items naming the structure, with their collection."""
+        items: list[tuple[str, Incision | Measurement]] = [
+            ("incisions", c) for c in plan.incisions.values() if c.structure == self.old]
+        items += [("measurements", m) for m in plan.measurements.values()
+                  if self.old in m.structures]
+        return items
+
+    def _renamed_item(self, item: Incision | Measurement) -> Incision | Measurement:
+        if isinstance(item, Incision):
+            return replace(item, structure=self.new)
+        return replace(item, structures=tuple(self.new if s == self.old else s
+                                              for s in item.structures))
