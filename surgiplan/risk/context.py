@@ -214,10 +214,24 @@ class InstrumentFindings:
 
 @dataclass(frozen=True)
 class VesselDistance:
-    """Distance (mm) from an incision's cut surface to a vessel, and the closest vessel point."""
+    """How close an incision's cut comes to one critical structure.
+
+    Attributes
+    ----------
+    distance_mm : float
+        Cut (path swept down to its depth) to the structure's surface, mm; 0 when the cut
+        reaches into it.
+    point_lps_mm : (x, y, z)
+        The point of the cut where it comes closest (LPS mm).
+    deformed_by : tuple of str
+        Placement ids of the instruments (retractors, graspers) whose push moved the structure
+        or the organ the incision is drawn on (and the cut with it): the distance is measured
+        on the deformed anatomy. Empty: on the rest anatomy.
+    """
 
     distance_mm: float
     point_lps_mm: Point
+    deformed_by: tuple[str, ...] = ()
 
 
 @dataclass
@@ -334,8 +348,12 @@ class RiskContext:
 
     def deformed_by(self, item_id: str | None, structure: str) -> tuple[str, ...]:
         """Instruments whose push moved ``structure`` when instrument ``item_id``'s clearance
-        to it, entry into it, or tip distance to it (its target) was measured (empty: measured
-        on the rest anatomy)."""
+        to it, entry into it, or tip distance to it (its target) was measured, or whose push
+        moved it or the cut when incision ``item_id``'s distance to it was measured (empty:
+        measured on the rest anatomy)."""
+        incision = self.incisions.get(item_id or "")
+        if incision is not None:
+            return getattr(incision.vessel_distances.get(structure), "deformed_by", ())
         findings = self.instruments.get(item_id or "")
         if findings is None:
             return ()

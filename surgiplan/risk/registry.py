@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from surgiplan.errors import InputError
 from surgiplan.risk.model import Complication, Severity
 from surgiplan.risk.thresholds import Citation, RuleThresholds, Thresholds, load_thresholds
+from surgiplan.risk.wording import deformed_note
 
 if TYPE_CHECKING:
     from surgiplan.risk.context import RiskContext
@@ -39,11 +40,11 @@ __all__ = ["RULES", "Rule", "evaluate_all", "get_rule", "load_thresholds", "regi
 BUILTIN_MODULES = ("surgiplan.risk.rules_instruments", "surgiplan.risk.rules_tissue",
                    "surgiplan.risk.rules_ports")
 """Modules whose import registers the shipped rules."""
-DEFORMABLE_MEASURES = ("critical_breach", "safety_margin")
-"""Rules whose value is an instrument's clearance to, or depth in, a structure. When the
-simulation measured it on anatomy deformed by a retractor or grasper (``deformed_by`` of the
-:class:`~surgiplan.risk.context.Clearance` or ``Entry``), :func:`evaluate_all` says so in the
-message."""
+DEFORMABLE_MEASURES = ("critical_breach", "safety_margin", "incision_over_vessel")
+"""Rules whose value is an instrument's clearance to, or depth in, a structure, or an
+incision's distance to one. When the simulation measured it on anatomy deformed by a retractor
+or grasper (``deformed_by`` of the :class:`~surgiplan.risk.context.Clearance`, ``Entry`` or
+``VesselDistance``), :func:`evaluate_all` says so in the message."""
 PUSH_WORDS = {"retractor": "retraction", "grasper": "grasping"}
 """What a pushing instrument's category does to tissue, for messages."""
 
@@ -146,15 +147,7 @@ def deformation_note(context: RiskContext, found: Complication) -> str:
     reads a value measured on anatomy moved by pushing instruments, else ``""``."""
     if found.rule not in DEFORMABLE_MEASURES or not found.structures:
         return ""
-    pushers = context.deformed_by(found.item_id, found.structures[0])
-    if not pushers:
-        return ""
-    words = []
-    for item_id in pushers:
-        findings = context.instruments.get(item_id)
-        category = findings.instrument.category if findings is not None else ""
-        words.append(f"{PUSH_WORDS.get(category, 'pushing')} by {item_id}")
-    return f", measured on the deformed anatomy after {' and '.join(words)}"
+    return deformed_note(context, context.deformed_by(found.item_id, found.structures[0]))
 
 
 def _noted(context: RiskContext, found: list[Complication]) -> list[Complication]:

@@ -60,8 +60,9 @@ def deformed_note(context: RiskContext, pushers: Iterable[str]) -> str:
     """``", measured on the deformed anatomy after retraction by retractor-1"`` for the
     placement ids of the instruments whose push moved the measured structure; ``""`` for none.
 
-    The wording of :func:`surgiplan.risk.registry.deformation_note`, for rules outside its
-    ``DEFORMABLE_MEASURES`` that read a deformed target (reach, ablation margin).
+    :func:`surgiplan.risk.registry.deformation_note` adds it to the messages of the rules in
+    its ``DEFORMABLE_MEASURES``; rules outside them that read a deformed target (reach,
+    ablation margin) add it themselves.
     """
     from surgiplan.risk.registry import PUSH_WORDS
 

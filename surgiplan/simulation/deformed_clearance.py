@@ -21,7 +21,8 @@ a needle aims at, maybe away from its tip. Here:
    its tip's distance to its moved target (:class:`~surgiplan.risk.context.TipToTarget`), are
    measured again on that deformed geometry (:func:`remeasure`), tagged with the instruments
    that deformed it (``deformed_by``), so the safety-margin, breach, reach and ablation-margin
-   rules see the deformed anatomy and say so.
+   rules see the deformed anatomy and say so (incisions:
+   :mod:`surgiplan.simulation.incision_clearance`).
 
 Everything is in patient LPS millimetres.
 """
@@ -29,7 +30,7 @@ Everything is in patient LPS millimetres.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from surgiplan.twin.mesh import SurfaceMesh
 from surgiplan.twin.twin import PatientTwin, StructureModel
 
 MOVED_MM = 1e-3
-"""A structure whose vertices all move less than this (mm) is left as it is."""
+"""A structure (or a cut) whose points all move less than this (mm) is left as it is."""
 
 
 @dataclass(frozen=True)
@@ -162,11 +163,14 @@ class DeformedAnatomy:
         for the moved critical ones only); ``None`` when nothing moved.
     twin : PatientTwin or None
         A twin holding only the moved structures (for path crossings).
+    organs : dict of str to OrganDeformation
+        The deformed organs it was built from (they carry incisions drawn on them).
     """
 
     moved: dict[str, MovedStructure]
     world: CollisionWorld | None = None
     twin: PatientTwin | None = None
+    organs: dict[str, OrganDeformation] = field(default_factory=dict)
 
     @classmethod
     def build(cls, twin: PatientTwin, organs: Mapping[str, OrganDeformation], *,
@@ -197,10 +201,10 @@ class DeformedAnatomy:
                 if structure is not None:
                     moved[name] = structure
         if not moved:
-            return cls({})
+            return cls({}, organs=dict(organs))
         deformed = PatientTwin(twin.labelmap, {n: m.model for n, m in moved.items()})
         world = CollisionWorld(deformed, critical=[n for n in moved if n in critical])
-        return cls(moved, world, deformed)
+        return cls(moved, world, deformed, dict(organs))
 
     def query(self, instrument: Instrument, pose: np.ndarray) -> CollisionReport:
         """Contacts, tip inside and clearances of an instrument against the moved structures."""

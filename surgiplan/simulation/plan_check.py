@@ -8,8 +8,10 @@ contact force and pressure), after which the critical structures and the instrum
 structures those organs carry are moved with them and every instrument's clearance to, entry
 into, and tip distance to (its target) them is measured again on the deformed anatomy
 (:mod:`surgiplan.simulation.deformed_clearance`); for every incision: how close the
-cut, swept down to its depth, comes to each critical structure; for every pair of
-instruments: their clearance. The numbers fill a :class:`~surgiplan.risk.RiskContext` and
+cut, swept down to its depth, comes to each critical structure (again on the deformed
+anatomy when a push moved one of them or the organ the incision is drawn on,
+:mod:`surgiplan.simulation.incision_clearance`); for every pair
+of instruments: their clearance. The numbers fill a :class:`~surgiplan.risk.RiskContext` and
 the rule registry turns them into complications.
 """
 
@@ -25,7 +27,7 @@ from surgiplan.plan.catalogue import Catalogue, load_catalogue
 from surgiplan.plan.incision import trace_incision
 from surgiplan.plan.model import Incision, InstrumentPlacement
 from surgiplan.plan.overrides import merge_overrides
-from surgiplan.plan.trajectory import Trajectory, analyse_trajectory, skin_normal
+from surgiplan.plan.trajectory import Trajectory, analyse_trajectory
 from surgiplan.progress import ProgressCallback, report
 from surgiplan.risk import Complication, RiskContext, evaluate_all, exit_code, load_thresholds
 from surgiplan.risk.context import (
@@ -36,7 +38,6 @@ from surgiplan.risk.context import (
     IncisionFindings,
     InstrumentFindings,
     StrainFindings,
-    VesselDistance,
 )
 from surgiplan.simulation.check_cache import SimulationCache, working_copy
 from surgiplan.simulation.clash import instrument_clash
@@ -52,13 +53,17 @@ from surgiplan.simulation.deformed_clearance import (
     remeasure,
     tip_to_target,
 )
+from surgiplan.simulation.incision_clearance import (
+    closest_on_cut,
+    cut_samples,
+    remeasure_incision,
+)
 
 ABLATION_ZONE_RADII_MM = (15.0, 15.0, 20.0)
 """Default probe zone (semi-axes, long axis along the shaft): a typical microwave zone of
 about 30 x 30 x 40 mm [mem: manufacturers' zone charts vary with power and time]."""
 ABLATION_ZONE_OFFSET_MM = 5.0
 """The zone centre lies this far behind the tip, along the shaft (mm)."""
-INCISION_DEPTH_SAMPLES = 5
 
 
 @dataclass
@@ -205,7 +210,9 @@ def deformed_anatomy(case: Case, world: CollisionWorld, context: RiskContext,
         The rest world (its critical structures are carried).
     context : RiskContext
         Findings on the rest anatomy; clearances, entries and path crossings of the moved
-        structures, and tip distances to moved targets, are replaced in place.
+        structures, and tip distances to moved targets, are replaced in place; incisions whose
+        cut or critical structures moved get new findings (the rest ones, which a cache may
+        hold, are left as they are).
     pushes : list of (str, ContactDeformation)
         Placement id of each pushing instrument and a structure it deformed.
     """
@@ -216,6 +223,8 @@ def deformed_anatomy(case: Case, world: CollisionWorld, context: RiskContext,
     for item_id, findings in context.instruments.items():
         pushed = [d.structure for pusher, d in pushes if pusher == item_id]
         remeasure(findings, anatomy, pushed=pushed)
+    for item_id, incision in list(context.incisions.items()):
+        context.incisions[item_id] = remeasure_incision(incision, anatomy, case.twin, world)
     return anatomy
 
 
@@ -227,22 +236,9 @@ def incision_findings(world: CollisionWorld, case: Case, incision: Incision
         return None
     surface = case.twin.structure(incision.structure).surface
     path = trace_incision(incision, surface)
-    normals = np.array([skin_normal(surface, p) for p in path.path_lps_mm])
-    fractions = np.linspace(0.0, 1.0, INCISION_DEPTH_SAMPLES)
-    samples = (path.path_lps_mm[None, :, :]
-               - fractions[:, None, None] * path.depth_mm * normals[None, :, :]).reshape(-1, 3)
-    distances = {}
-    for name in world.critical:
-        model = case.twin.structure(name)
-        best = (np.inf, samples[0])
-        for point in samples:
-            if world.structure(name).contains(point):
-                best = (0.0, point)
-                break
-            distance = model.collision.distance_to_point(point).distance_mm
-            if distance < best[0]:
-                best = (distance, point)
-        distances[name] = VesselDistance(float(best[0]), tuple(map(float, best[1])))
+    samples = cut_samples(surface, path)
+    distances = {name: closest_on_cut(samples, case.twin.structure(name), world.structure(name))
+                 for name in world.critical}
     return IncisionFindings(path=path, vessel_distances=distances)
 
 
