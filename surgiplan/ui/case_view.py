@@ -147,9 +147,22 @@ class CaseView(QObject):
             return
         if event.kind == "changed":  # tissue or critical flag: the rules see it, not the views
             window.structures_panel.refresh(event.item_id)
+        elif event.kind == "renamed":
+            self._show_renamed(event.item_id)
         else:  # a structure added or removed
             self.show_twin()
         window.live.invalidate()
+
+    def _show_renamed(self, name: str) -> None:
+        """A structure is now called ``name``: table (its row stays current), 3D actors (same
+        camera), overlays; the plan list follows on the stack event and the complications
+        with the live check."""
+        window = self.window
+        twin = window.session.case.twin
+        window.structures_panel.refresh(name)
+        window.view3d.scene.show_twin(twin, reset_camera=False)
+        window.view3d.render()
+        self.refresh_overlays()
 
     # ---- requests from panels and views ---------------------------------------------------
     def _edit(self, action) -> bool:
@@ -172,9 +185,8 @@ class CaseView(QObject):
 
     def _on_structure_request(self, name: str, changes: dict) -> None:
         if "name" in changes:
-            self.window.show_error("structures keep the name they were built with: to rename "
-                                   "one, grow or import it again under the new name")
-            self.window.structures_panel.refresh(name)
+            if not self._edit(lambda s: s.rename_structure(name, str(changes["name"]))):
+                self.window.structures_panel.refresh(name)  # the cell shows the kept name
             return
         self._edit(lambda s: s.edit_structure(name, **changes))
 

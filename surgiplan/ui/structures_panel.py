@@ -181,7 +181,9 @@ class StructuresModel(QAbstractTableModel):
         return True
 
     def _request_rename(self, name: str, new_name: str) -> bool:
-        if not new_name or new_name == name or new_name in self.names:
+        """Ask for any other name: the session refuses bad ones (empty, taken, unsafe
+        characters) and says why, so the user is not left wondering why nothing happened."""
+        if new_name == name:
             return False
         self.structure_change_requested.emit(name, {"name": new_name})
         return True

@@ -126,13 +126,17 @@ def test_critical_box_and_tissue_combo_request_structure_changes(qtbot, panel, t
     assert twin.structures["portal_vein"].info.critical
 
 
-def test_rename_requests_a_new_unique_name(qtbot, panel):
+def test_rename_requests_any_other_name(qtbot, panel, twin):
     with qtbot.waitSignal(panel.structure_change_requested) as blocker:
         assert panel.model.setData(_index(panel, 0, NAME), "  liver_left ")
     assert blocker.args == ["liver", {"name": "liver_left"}]
     with qtbot.assertNotEmitted(panel.structure_change_requested):
-        for name in ("", "liver", "portal_vein"):
-            assert not panel.model.setData(_index(panel, 0, NAME), name)
+        assert not panel.model.setData(_index(panel, 0, NAME), " liver ")
+    for name in ("", "portal_vein"):  # the session refuses these and says why
+        with qtbot.waitSignal(panel.structure_change_requested) as blocker:
+            assert panel.model.setData(_index(panel, 0, NAME), name)
+        assert blocker.args == ["liver", {"name": name}]
+    assert list(twin.structures) == ["liver", "portal_vein"]
 
 
 def test_clicking_the_swatch_opens_a_colour_dialog(qtbot, panel, twin):
