@@ -17,8 +17,8 @@ from surgiplan.risk.context import (
 )
 from surgiplan.risk.ellipsoid import signed_distance_inside
 from surgiplan.risk.model import Severity
-from surgiplan.risk.registry import get_rule
-from tests.risk.scenes import context, findings, needle, tissue_twin
+from surgiplan.risk.registry import evaluate_all, get_rule
+from tests.risk.scenes import context, findings, needle, only, tissue_twin
 
 
 def _run(rule_id: str, ctx):
@@ -58,6 +58,31 @@ def test_incision_per_structure_margin(distance, flagged):
     overrides = {"incision_over_vessel": {"per_structure": {"aorta": {"warning_mm": 10.0}}}}
     assert bool(_incision(distance, "aorta", overrides)) is flagged
     assert _incision(distance, "portal_vein", overrides) == []
+
+
+def _incision_context(deformed_by: tuple[str, ...], distance_mm: float = 3.2):
+    path = np.array([[0.0, 100.0, 0.0], [50.0, 100.0, 0.0]])
+    cut = IncisionPath("inc-1", "liver", path, 50.0, 8.0, path, np.zeros(2), np.array([0, 1]))
+    found = IncisionFindings(cut, {"portal_vein": VesselDistance(
+        distance_mm, (20.0, 90.0, 0.0), deformed_by)})
+    retractor = findings(needle((0, 0, 100), (0, 0, 80), item_id="retractor-1",
+                                instrument_id="retractor"))
+    return context(retractor, incisions={"inc-1": found})
+
+
+def test_an_incision_measured_on_the_deformed_anatomy_says_so_once():
+    rest = "The 8 mm deep incision comes within 3.2 mm of the portal vein (minimum 5 mm): "
+    [at_rest] = only(evaluate_all(_incision_context(())), "incision_over_vessel")
+    assert at_rest.message == rest + "risk of haemorrhage"
+    [pushed] = only(evaluate_all(_incision_context(("retractor-1",))), "incision_over_vessel")
+    assert pushed.message == (rest + "risk of haemorrhage, measured on the deformed anatomy "
+                              "after retraction by retractor-1")
+    ctx = _incision_context(("retractor-1",))
+    assert ctx.deformed_by("inc-1", "portal_vein") == ("retractor-1",)
+    assert ctx.deformed_by("inc-1", "aorta") == () and ctx.deformed_by("inc-2", "x") == ()
+    # The rule itself leaves the note to the registry: it is written once.
+    [raw] = _run("incision_over_vessel", ctx)
+    assert "deformed" not in raw.message
 
 
 # tissue_overstrain ------------------------------------------------------------------------
