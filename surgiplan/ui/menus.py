@@ -96,6 +96,8 @@ class Menus:
         menu.addSeparator()
         self._action(menu, "3D from the &front", w.view3d.view_anterior)
         self._action(menu, "3D from the &side", w.view3d.view_lateral)
+        self.approach_action = self._action(menu, "3D along the planned &approach",
+                                            self.view_approach, case=True)
         self.probe_action = self._action(menu, "3D along the selected &instrument",
                                          self.view_along, "Ctrl+E", case=True)
         self._action(menu, "&Welcome page", lambda: w.pages.setCurrentIndex(0))
@@ -172,7 +174,8 @@ class Menus:
         rehearsal = self.window.rehearsal
         busy = rehearsal.busy  # driving or scoring: only the nudges move (the rehearsed pose)
         self.finish_action.setEnabled(self.window.tools.mode == "incision" and not busy)
-        allowed = {*self.nudge_actions, self.probe_action} if busy else set(self.case_actions)
+        allowed = ({*self.nudge_actions, self.probe_action, self.approach_action} if busy
+                   else set(self.case_actions))
         for action in self.case_actions:
             action.setEnabled(session is not None and action in allowed)
         for action in (self.sample_action, self.open_action, self.import_action,
@@ -206,6 +209,12 @@ class Menus:
             self.window.show_error("choose an instrument in the Plan panel's catalogue first")
             return
         self.window.case_view.start_tool("place", instrument_id)
+
+    def view_approach(self) -> None:
+        plan = self.window.session.case.plan
+        if not self.window.view3d.view_approach(plan.instruments.values()):
+            self.window.show_error("no instrument of the plan has a path yet: place one from "
+                                   "an entry and a target first (Plan > Place)")
 
     def view_along(self) -> None:
         self.window.case_view.view_along_selected()

@@ -272,6 +272,22 @@ class View3D(QWidget):
         self.scene.view_along(placement)
         self.render()
 
+    def view_approach(self, placements) -> bool:
+        """Look along the planned approach: the instruments' mean path direction at the
+        centre of their targets, head up, as the report's approach view
+        (:func:`surgiplan.report.pictures.approach_camera`). ``False`` when no placement has
+        a path."""
+        from surgiplan.report.pictures import approach_camera
+
+        camera = approach_camera(list(placements))
+        if camera is None:
+            return False
+        self.set_caption("")
+        self.scene.view_from(camera.direction, camera.focus_lps_mm, camera.distance_mm,
+                             camera.up)
+        self.render()
+        return True
+
     def focus(self, point_lps_mm) -> None:
         self.scene.focus(point_lps_mm)
         self.render()
