@@ -318,7 +318,9 @@ class CollisionWorld:
             triangles = np.array([c.b1 for c in result.contacts], dtype=np.int64)
             normals = entry.face_normals[triangles]
             depths = support_depth(part.primitive, (points - tip) @ rotation, normals @ rotation)
-            if part.primitive.kind == "capsule":
+            if (part.primitive.kind == "capsule" and not tip_inside
+                    and depths.max(initial=0.0) > part.primitive.params["radius_mm"]):
+                # a tip inside: the tip's depth rules; depths within the radius: nothing to bound
                 depths = np.minimum(depths, self._capsule_depth_bound(entry, part, pose))
             if tip_inside:
                 depths = np.maximum(depths, np.einsum("ij,ij->i", points - tip, normals))
@@ -341,7 +343,7 @@ class CollisionWorld:
         """
         radius = float(part.primitive.params["radius_mm"])
         start, end = (pose[:3, :3] @ part.primitive.params["segment"].T).T + pose[:3, 3]
-        if entry.contains(start) or entry.contains(end):
+        if entry.contains(end) or entry.contains(start):  # the tip end is inside most often
             return np.inf
         forward = entry.first_crossing(start, end)
         if forward is None:
